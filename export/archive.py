@@ -1,0 +1,130 @@
+"""Pack artifacts/<model>/ into model_store/<model>-<version>.mar with torch-model-archiver.
+
+python -m export.archive [model ...] [--version X] [--base DIR]
+
+Each archive holds: the artifact files (checksums verified against export.json, parity gate passed),
+the handler, the shared code it imports (handlers/base.py and the genai_serve package), a generated
+model-config.yaml (workers, batching and the handler's settings + request schema from models.yaml), and
+model_card.json, which the handler returns for GET /models/<name>?customized=true.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+from tqdm import tqdm
+
+from genai_serve.checkpoint import atomic_write_json
+from genai_serve.registry import REPO_ROOT, ModelSpec, Paths, load_registry, select, sha256_file
+
+SHARED_CODE = ("genai_serve", "handlers/__init__.py", "handlers/base.py")
+
+
+def total_workers(registry: dict[str, ModelSpec]) -> int:
+    """Workers the whole registry may run at once: each worker's thread budget divides the cores by it."""
+    return sum(int(m.model_config.get("maxWorkers", 1)) for m in registry.values())
+
+
+def verified_export(spec: ModelSpec, paths: Paths) -> dict:
+    """export.json, after checking that the parity gate passed and every artifact is the file it exported."""
+    art_dir = paths.artifact_dir(spec.name)
+    info_path = art_dir / "export.json"
+    if not info_path.exists():
+        raise SystemExit(f"{spec.name}: no export at {art_dir}; run `make export-{spec.name}` first")
+    info = json.loads(info_path.read_text())
+    if not info.get("parity", {}).get("passed"):
+        raise SystemExit(f"{spec.name}: export did not pass its parity gate; refusing to archive")
+    for name in spec.artifacts:
+        expected = info.get("artifacts", {}).get(name)
+        if expected is None or sha256_file(art_dir / name) != expected:
+            raise SystemExit(f"{spec.name}: {name} does not match the checksum export.json recorded; re-export")
+    return info
+
+
+def model_config_yaml(spec: ModelSpec, registry: dict[str, ModelSpec]) -> dict:
+    handler = {**spec.handler_config, "request": spec.request, "total_workers": total_workers(registry)}
+    return {**spec.model_config, "handler": handler}
+
+
+def model_card(spec: ModelSpec, version: str, info: dict, paths: Paths) -> dict:
+    return {
+        "name": spec.name,
+        "version": version,
+        "description": spec.description,
+        "data": info.get("data"),
+        "metrics": info.get("metrics"),
+        "parity": info.get("parity"),
+        "net": info.get("net"),
+        "checkpoint": info.get("checkpoint"),
+        "artifacts": {n: {"sha256": sha256_file(paths.artifact_dir(spec.name) / n)} for n in spec.artifacts},
+        "archived_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def stage_shared_code(dest: Path) -> None:
+    for rel in SHARED_CODE:
+        src = REPO_ROOT / rel
+        if src.is_dir():
+            shutil.copytree(src, dest / rel, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / rel)
+
+
+def archive(spec: ModelSpec, version: str, registry: dict[str, ModelSpec], paths: Paths) -> Path:
+    info = verified_export(spec, paths)
+    art_dir = paths.artifact_dir(spec.name)
+    paths.model_store.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f"archive-{spec.name}-") as tmp:
+        tmp = Path(tmp)
+        extra = tmp / "extra"  # its contents land at the archive root
+        stage_shared_code(extra)
+        atomic_write_json(extra / "model_card.json", model_card(spec, version, info, paths))
+        for name in spec.artifacts[1:]:
+            shutil.copy2(art_dir / name, extra / name)
+        config = tmp / "model-config.yaml"
+        config.write_text(yaml.safe_dump(model_config_yaml(spec, registry), sort_keys=False))
+        out = tmp / "out"
+        out.mkdir()
+        cmd = [
+            str(Path(sys.executable).parent / "torch-model-archiver"),
+            "--model-name", spec.name, "--version", version,
+            "--serialized-file", str(art_dir / spec.artifacts[0]),
+            "--handler", str(REPO_ROOT / spec.handler),
+            "--extra-files", str(extra),
+            "--config-file", str(config),
+            "--export-path", str(out), "--force",
+        ]
+        # The archiver stages files in $TMPDIR/<model-name>: a private TMPDIR keeps parallel runs apart.
+        env = {**os.environ, "TMPDIR": str(tmp)}
+        subprocess.run(cmd, check=True, env=env)
+        target = paths.model_store / spec.mar_file(version)
+        staged = target.with_name(f".{target.name}.tmp")  # copy beside the target, then rename atomically:
+        shutil.copy2(out / f"{spec.name}.mar", staged)  # a running server never sees a half-written .mar
+        os.replace(staged, target)
+    return target
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("models", nargs="*", help="models to archive (default: all in models.yaml)")
+    parser.add_argument("--version", help="archive the current export as this version (default: the registry's versions)")
+    parser.add_argument("--base", type=Path, default=Paths().base)
+    args = parser.parse_args(argv)
+    registry = load_registry()
+    paths = Paths(args.base)
+    jobs = [(s, v) for s in select(registry, args.models) for v in ([args.version] if args.version else s.versions)]
+    for spec, version in tqdm(jobs, desc="archive", unit="mar"):
+        tqdm.write(f"{spec.name} {version}: {archive(spec, version, registry, paths)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,15 @@
+"""Network definitions (torch). Imported by training and export; ONNX handlers never import torch."""
+from genai_serve.nets.cnn import CNN_A2
+from genai_serve.nets.gan import GANDiscriminator, GANGenerator
+
+NETS = {
+    "cnn_a2": CNN_A2,
+    "gan_generator": GANGenerator,
+    "gan_discriminator": GANDiscriminator,
+}
+
+
+def build(name: str, **kwargs):
+    if name not in NETS:
+        raise KeyError(f"unknown net {name!r}; known: {sorted(NETS)}")
+    return NETS[name](**kwargs)

@@ -1,0 +1,59 @@
+"""ONNX Runtime sessions sized to a worker's share of the cores (DESIGN principle 10).
+
+TorchServe's own ONNX loader gives every worker intra_op_num_threads = all cores, so N workers on a
+2-core machine fight over 2N threads. We give each worker cores // workers (at least 1).
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+_ORT_DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(int64)": np.int64,
+               "tensor(int32)": np.int32, "tensor(double)": np.float64}
+
+
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def thread_budget(handler_config: dict) -> int:
+    """Threads for one worker: explicit `threads` in the handler config or GENAI_THREADS_PER_WORKER wins;
+    otherwise cores divided by every worker the registry starts (`total_workers`, written by archive)."""
+    explicit = os.environ.get("GENAI_THREADS_PER_WORKER") or handler_config.get("threads")
+    if explicit:
+        return max(1, int(explicit))
+    return max(1, available_cores() // max(1, int(handler_config.get("total_workers", 1))))
+
+
+def make_session(path, threads: int, gpu_id: int | None = None):
+    """One InferenceSession per worker, created at load time and reused for every batch."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    providers = ["CPUExecutionProvider"]
+    if gpu_id is not None and "CUDAExecutionProvider" in ort.get_available_providers():
+        providers = [("CUDAExecutionProvider", {"device_id": int(gpu_id)}), "CPUExecutionProvider"]
+    return ort.InferenceSession(str(path), sess_options=opts, providers=providers)
+
+
+class OnnxModel:
+    """A single-input, single-output graph; input name and dtype come from the artifact, not literals."""
+
+    def __init__(self, path, threads: int, gpu_id: int | None = None):
+        self.session = make_session(path, threads, gpu_id)
+        inp = self.session.get_inputs()[0]
+        self.input_name = inp.name
+        self.input_dtype = _ORT_DTYPES[inp.type]
+        self.output_name = self.session.get_outputs()[0].name
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        feed = {self.input_name: np.ascontiguousarray(batch, dtype=self.input_dtype)}
+        return self.session.run([self.output_name], feed)[0]

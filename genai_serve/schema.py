@@ -1,0 +1,86 @@
+"""Request schemas built once from the registry's `request:` section (pydantic), so every model validates
+the same way and the same schema documents the API (`python -m genai_serve.schema` -> JSON Schema).
+
+Spec per field: {type: int|float|str|bool, default, min, max, min_length, max_length, choices, description}.
+Query parameters arrive as strings, so numbers in strings ("4") are accepted; booleans are refused for
+numeric fields (JSON `true` is not a sample count), as are NaN/Infinity and fractional integers.
+Unknown fields are ignored: the seed apps' clients send extra keys we do not use.
+"""
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model
+
+from genai_serve.errors import InputError
+
+_TYPES = {"int": int, "float": float, "str": str, "bool": bool}
+
+
+def _refuse_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("booleans are not numbers")
+    return value
+
+
+def allowed_text(spec: dict) -> str:
+    """Human words for what a field admits, used in every 400 for that field."""
+    kind = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false"}[spec["type"]]
+    if "choices" in spec:
+        return "one of " + ", ".join(repr(c) for c in spec["choices"])
+    lo, hi = spec.get("min"), spec.get("max")
+    if lo is not None and hi is not None:
+        return f"{kind} in [{lo}, {hi}]"
+    if spec.get("max_length") is not None:
+        return f"{kind} of {spec.get('min_length', 0)}..{spec['max_length']} characters"
+    return kind
+
+
+def _field(name: str, spec: dict):
+    py_type = _TYPES[spec["type"]]
+    if "choices" in spec:
+        py_type = Literal[tuple(spec["choices"])]
+    constraints = {
+        "ge": spec.get("min"),
+        "le": spec.get("max"),
+        "min_length": spec.get("min_length"),
+        "max_length": spec.get("max_length"),
+        "description": spec.get("description") or allowed_text(spec),
+    }
+    if spec["type"] == "float":
+        constraints["allow_inf_nan"] = False
+    constraints = {k: v for k, v in constraints.items() if v is not None}
+    default = spec.get("default")
+    annotated = Annotated[py_type, Field(**constraints)]
+    if spec["type"] in ("int", "float"):
+        annotated = Annotated[annotated, BeforeValidator(_refuse_bool)]
+    if default is None and not spec.get("required", False):
+        return (annotated | None, None)
+    return (annotated, ... if spec.get("required") else default)
+
+
+def build_request_model(model_name: str, request_spec: dict) -> type[BaseModel]:
+    fields = {name: _field(name, spec) for name, spec in (request_spec or {}).items()}
+    return create_model(
+        f"{model_name.title().replace('_', '')}Request",
+        __config__=ConfigDict(extra="ignore"),
+        **fields,
+    )
+
+
+def validate(request_model: type[BaseModel], request_spec: dict, params: dict) -> BaseModel:
+    """Validate params; the first problem becomes an InputError naming the field and its allowed range."""
+    try:
+        return request_model.model_validate(params)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or None
+        spec = (request_spec or {}).get(str(err["loc"][0]) if err["loc"] else "", None)
+        got = err.get("input")
+        got_text = repr(got)[:80]
+        allowed = f"; allowed: {allowed_text(spec)}" if spec else ""
+        raise InputError(f"{field}: {err['msg'].lower()} (got {got_text}){allowed}", field) from None
+
+
+def json_schema(model_name: str, request_spec: dict) -> dict:
+    return build_request_model(model_name, request_spec).model_json_schema()

@@ -1,0 +1,222 @@
+"""Start, stop and talk to TorchServe for this project (python -m genai_serve.server start|stop|status|smoke|curl).
+
+`make serve` and the end-to-end tests both use this module: one launcher, so what the tests start is
+what users run. A `Server` is a working directory (key_file.json, logs/, run/) plus a model store and
+ports. The committed config.properties is rendered into run/config.properties with the absolute store
+path (allowed_urls needs it) and, for tests, other ports.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from genai_serve.registry import REPO_ROOT, ModelSpec, load_registry
+
+CONFIG_TEMPLATE = REPO_ROOT / "config.properties"
+LOG_CONFIG = REPO_ROOT / "log4j2.xml"
+PORT_KEYS = {
+    "inference": "inference_address",
+    "management": "management_address",
+    "metrics": "metrics_address",
+    "grpc_inference": "grpc_inference_port",
+    "grpc_management": "grpc_management_port",
+}
+
+
+def read_properties(path: Path) -> dict[str, str]:
+    props = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, value = line.split("=", 1)
+            props[key.strip()] = value.strip()
+    return props
+
+
+def default_ports() -> dict[str, int]:
+    props = read_properties(CONFIG_TEMPLATE)
+    return {name: int(props[key].rsplit(":", 1)[-1]) for name, key in PORT_KEYS.items()}
+
+
+class ServerError(RuntimeError):
+    pass
+
+
+@dataclass
+class Server:
+    workdir: Path = REPO_ROOT
+    store: Path = REPO_ROOT / "model_store"
+    ports: dict[str, int] = field(default_factory=default_ports)
+    host: str = "127.0.0.1"
+
+    # -- paths and URLs ---------------------------------------------------------------------------
+    @property
+    def run_dir(self) -> Path:
+        return self.workdir / "run"
+
+    @property
+    def key_file(self) -> Path:
+        return self.workdir / "key_file.json"
+
+    def url(self, api: str, path: str = "") -> str:
+        return f"http://{self.host}:{self.ports[api]}{path}"
+
+    def env(self) -> dict[str, str]:
+        # TorchServe keeps its pid file in $TMPDIR and unpacks models under $TEMP: both inside run/,
+        # so two servers (make serve, the tests) never share or clobber each other's state.
+        tmp = self.run_dir / "tmp"
+        return {**os.environ, "TMPDIR": str(tmp), "TEMP": str(tmp), "LOG_LOCATION": str(self.workdir / "logs"),
+                "METRICS_LOCATION": str(self.workdir / "logs")}
+
+    def render_config(self) -> Path:
+        store = self.store.resolve()
+        lines = []
+        for line in CONFIG_TEMPLATE.read_text().splitlines():
+            key = line.split("=", 1)[0].strip() if "=" in line and not line.lstrip().startswith("#") else None
+            if key == "model_store":
+                line = f"model_store={store}"
+            elif key == "allowed_urls":
+                line = f"allowed_urls=file://{re.escape(str(store))}/.*"
+            elif key in PORT_KEYS.values():
+                name = next(n for n, k in PORT_KEYS.items() if k == key)
+                port = self.ports[name]
+                line = f"{key}={port}" if key.startswith("grpc") else f"{key}=http://{self.host}:{port}"
+            lines.append(line)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        out = self.run_dir / "config.properties"
+        out.write_text("\n".join(lines) + "\n")
+        return out
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def is_up(self) -> bool:
+        """The frontend answers HTTP (even /ping needs the inference token, so any status counts)."""
+        try:
+            requests.get(self.url("inference", "/ping"), timeout=2)
+            return True
+        except requests.RequestException:
+            return False
+
+    def healthy(self) -> bool:
+        """/ping with the token: 200 when every model has its minimum workers."""
+        try:
+            return self.call("GET", "inference", "/ping", timeout=5).status_code == 200
+        except (requests.RequestException, OSError, KeyError, ValueError):
+            return False
+
+    def start(self, timeout: float = 120.0) -> None:
+        if self.is_up():
+            raise ServerError(f"something already answers on {self.url('inference')}; `make stop` first")
+        busy = [p for p in self.ports.values() if _port_open(self.host, p)]
+        if busy:
+            raise ServerError(f"ports {busy} are in use; stop what holds them or choose other ports")
+        self.key_file.unlink(missing_ok=True)  # a stale key from the last run would look valid until refused
+        (self.run_dir / "tmp").mkdir(parents=True, exist_ok=True)
+        (self.workdir / "logs").mkdir(parents=True, exist_ok=True)
+        cmd = [_bin("torchserve"), "--start", "--ncs", "--model-store", str(self.store.resolve()),
+               "--ts-config", str(self.render_config()), "--log-config", str(LOG_CONFIG)]
+        with open(self.workdir / "logs" / "torchserve.out", "ab") as out:
+            subprocess.run(cmd, cwd=self.workdir, env=self.env(), stdout=out, stderr=subprocess.STDOUT, check=True)
+        deadline = time.monotonic() + timeout
+        while not (self.key_file.exists() and self.healthy()):
+            if time.monotonic() > deadline:
+                raise ServerError(f"TorchServe did not answer /ping within {timeout:.0f}s; see {self.workdir}/logs/")
+            time.sleep(0.5)
+
+    def stop(self, timeout: float = 60.0) -> None:
+        """`torchserve --stop` returns before the JVM exits: wait for the pid to go and the ports to close."""
+        pid = self.pid()
+        subprocess.run([_bin("torchserve"), "--stop"], cwd=self.workdir, env=self.env(),
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        deadline = time.monotonic() + timeout
+        while (pid and _alive(pid)) or any(_port_open(self.host, p) for p in self.ports.values()):
+            if time.monotonic() > deadline:
+                if pid and _alive(pid):
+                    os.kill(pid, 9)
+                    continue
+                raise ServerError(f"ports {list(self.ports.values())} still open after {timeout:.0f}s")
+            time.sleep(0.3)
+
+    def pid(self) -> int | None:
+        pid_file = self.run_dir / "tmp" / ".model_server.pid"
+        try:
+            return int(pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    # -- API -------------------------------------------------------------------------------------
+    def token(self, api: str) -> str:
+        keys = json.loads(self.key_file.read_text())
+        return keys[api]["key"]
+
+    def call(self, method: str, api: str, path: str, token: str | None = "auto", **kwargs) -> requests.Response:
+        """An HTTP call with the right token (api: inference | management | metrics)."""
+        headers = dict(kwargs.pop("headers", {}) or {})
+        if token == "auto":
+            token = self.token(api) if api in ("inference", "management") else None
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        kwargs.setdefault("timeout", 60)
+        return requests.request(method, self.url(api, path), headers=headers, **kwargs)
+
+    def register(self, spec: ModelSpec, version: str, timeout_s: int = 120) -> None:
+        params = {"url": spec.mar_file(version), "model_name": spec.name,
+                  "initial_workers": spec.model_config.get("minWorkers", 1), "synchronous": "true"}
+        r = self.call("POST", "management", "/models", params=params, timeout=timeout_s)
+        if r.status_code not in (200, 201):
+            raise ServerError(f"register {spec.name} {version}: HTTP {r.status_code} {r.text.strip()}")
+
+    def set_default(self, name: str, version: str) -> None:
+        r = self.call("PUT", "management", f"/models/{name}/{version}/set-default")
+        if r.status_code != 200:
+            raise ServerError(f"set-default {name} {version}: HTTP {r.status_code} {r.text.strip()}")
+
+    def predict(self, spec: ModelSpec, version: str | None = None, body: bytes | None = None,
+                content_type: str | None = None, **kwargs) -> requests.Response:
+        if body is None:
+            body, content_type = spec.sample_body()
+        path = f"/predictions/{spec.name}" + (f"/{version}" if version else "")
+        return self.call("POST", "inference", path, data=body, headers={"Content-Type": content_type}, **kwargs)
+
+    def register_all(self, registry: dict[str, ModelSpec]) -> list[str]:
+        """Register every archived version of every registry model, then make the registry's default the default."""
+        served = []
+        for spec in registry.values():
+            versions = [v for v in spec.versions if (self.store / spec.mar_file(v)).exists()]
+            for version in versions:
+                self.register(spec, version)
+            if versions:
+                self.set_default(spec.name, spec.default_version if spec.default_version in versions else versions[-1])
+                served.append(spec.name)
+        return served
+
+
+def _bin(name: str) -> str:
+    local = Path(sys.executable).parent / name
+    return str(local) if local.exists() else (shutil.which(name) or name)
+
+
+def _port_open(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.3)
+        return s.connect_ex((host, port)) == 0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,120 @@
+"""The one TorchServe adapter. Subclasses implement `load`, `parse` and `infer`; everything else is here.
+
+Per batch (TorchServe hands `handle` a list with one entry per request):
+  1. decode each request's envelope and validate its parameters against the registry schema;
+     a bad request gets its own 4xx {"error", "field"} and is left out of the batch;
+  2. run the valid ones together through `infer` (one forward pass / one sampling loop);
+  3. return exactly one JSON response per request, in order.
+A bug in `infer` answers 500 for the requests of that batch; the worker stays up.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+from genai_serve.envelope import Decoded, decode_request
+from genai_serve.errors import InputError
+from genai_serve.runtime import thread_budget
+from genai_serve.schema import build_request_model, validate
+
+log = logging.getLogger(__name__)
+
+
+class BaseHandler:
+    binary_fields: tuple[str, ...] = ()  # request fields that carry file content (images)
+
+    def __init__(self):
+        self.initialized = False
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def initialize(self, context) -> None:
+        props = context.system_properties
+        self.model_dir = Path(props["model_dir"])
+        self.gpu_id = props.get("gpu_id")
+        self.config = (getattr(context, "model_yaml_config", None) or {}).get("handler", {})
+        model = (context.manifest or {}).get("model", {})
+        self.model_name = model.get("modelName", "model")
+        self.version = model.get("modelVersion")
+        self.request_spec = self.config.get("request", {})
+        self.request_model = build_request_model(self.model_name, self.request_spec)
+        card = self.model_dir / "model_card.json"
+        self.card = json.loads(card.read_text()) if card.exists() else {}
+        self.threads = thread_budget(self.config)
+        self.load()
+        self.initialized = True
+        log.info("%s %s loaded with %d thread(s)", self.model_name, self.version, self.threads)
+
+    def load(self) -> None:
+        """Load the artifacts from self.model_dir (called once per worker)."""
+        raise NotImplementedError
+
+    # -- per request and per batch ----------------------------------------------------------------
+    def parse(self, decoded: Decoded, params) -> object:
+        """One request -> one item for `infer`. Raise InputError for anything the client got wrong."""
+        return params
+
+    def infer(self, items: list) -> list[dict]:
+        """All valid items of the batch at once -> one response dict per item."""
+        raise NotImplementedError
+
+    def describe(self) -> dict:
+        """GET /models/<name>?customized=true returns this under `customizedMetadata`."""
+        return {"model_card": self.card, "request_schema": self.request_model.model_json_schema()}
+
+    # -- TorchServe entry point -------------------------------------------------------------------
+    def handle(self, data: list, context) -> list:
+        if _is_describe(context):
+            return [json.dumps(self.describe())]
+        started = time.perf_counter()
+        responses: list = [None] * len(data)
+        items, slots = [], []
+        for i, request in enumerate(data):
+            try:
+                decoded = decode_request(request, self.binary_fields)
+                params = validate(self.request_model, self.request_spec, decoded.params)
+                items.append(self.parse(decoded, params))
+                slots.append(i)
+            except InputError as exc:
+                responses[i] = self._reply(context, i, exc.to_body(), exc.status, exc.message)
+        if items:
+            try:
+                outputs = self.infer(items)
+            except InputError as exc:  # a batch-level input problem (rare): every member gets it
+                outputs = [exc] * len(items)
+            except Exception:  # our bug, not the client's: 500 for this batch, worker survives
+                log.exception("%s: inference failed", self.model_name)
+                outputs = [None] * len(items)
+            for i, out in zip(slots, outputs):
+                responses[i] = self._reply_output(context, i, out)
+        self._metrics(context, started, len(data), len(items))
+        return responses
+
+    def _reply_output(self, context, idx: int, out):
+        if isinstance(out, InputError):
+            return self._reply(context, idx, out.to_body(), out.status, out.message)
+        if out is None:
+            return self._reply(context, idx, {"error": "internal error", "field": None}, 500, "internal error")
+        return self._reply(context, idx, out, 200, "OK")
+
+    @staticmethod
+    def _reply(context, idx: int, body: dict, status: int, phrase: str) -> str:
+        context.set_response_status(status, phrase[:200], idx)
+        context.set_response_content_type(idx, "application/json")
+        return json.dumps(body)
+
+    def _metrics(self, context, started: float, received: int, accepted: int) -> None:
+        metrics = getattr(context, "metrics", None)
+        if metrics is None:
+            return
+        metrics.add_time("HandlerBatchLatency", (time.perf_counter() - started) * 1000.0, unit="ms")
+        metrics.add_counter("HandlerRequests", received)
+        metrics.add_counter("HandlerRejected", received - accepted)
+
+
+def _is_describe(context) -> bool:
+    try:
+        return context.get_request_header(0, "describe") == "True"
+    except (AttributeError, IndexError, KeyError, TypeError):
+        return False
