@@ -61,7 +61,15 @@ class BaseHandler:
 
     def describe(self) -> dict:
         """GET /models/<name>?customized=true returns this under `customizedMetadata`."""
-        return {"model_card": self.card, "request_schema": self.request_model.model_json_schema()}
+        import genai_serve
+
+        return {
+            "model_card": self.card,
+            "request_schema": self.request_model.model_json_schema(),
+            # Where the shared code was imported from: inside the unpacked archive, never the repo checkout.
+            "code_dir": str(Path(genai_serve.__file__).resolve().parent),
+            "threads": self.threads,
+        }
 
     # -- TorchServe entry point -------------------------------------------------------------------
     def handle(self, data: list, context) -> list:

@@ -1,0 +1,123 @@
+"""Train seed 1's MNIST DCGAN (SEEDS.md 1.3-1.4) on MNIST or its offline stand-in (sklearn digits).
+
+BCE, Adam 2e-4 betas (0.5, 0.999) for both nets, batch 128. D learns real -> 1, G(z).detach() -> 0;
+G uses the non-saturating loss (D(G(z)) labelled 1). No label smoothing, as in the seed.
+Writes the generator checkpoint (--out), `discriminator.pt` and a 16-sample `samples.png` beside it.
+
+    python -m training.train_gan --out checkpoints/gan/model.pt
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from genai_serve.checkpoint import atomic_write_bytes, save_checkpoint
+from genai_serve.imaging import make_grid, png_bytes
+from genai_serve.nets import build
+from training.data import load_mnist
+
+G_KWARGS = {"latent_dim": 100}
+# Seed 1: 10 epochs over 60k MNIST images (4,690 steps). The offline set has 1,498 images (11 full
+# batches an epoch), so it needs many more epochs for a comparable number of steps; 150 epochs
+# (1,650 steps) take about a minute and a half on 2 cores.
+REAL_EPOCHS, OFFLINE_EPOCHS = 10, 150
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", default="checkpoints/gan/model.pt", help="generator checkpoint path")
+    p.add_argument("--data-dir", default=None, help="torchvision MNIST root (real data; error if missing)")
+    p.add_argument("--download", action="store_true", help="download MNIST into --data-dir")
+    p.add_argument("--epochs", type=int, default=None,
+                   help=f"default {REAL_EPOCHS} on real data (seed 1), {OFFLINE_EPOCHS} on the offline set")
+    p.add_argument("--max-steps", type=int, default=None, help="stop after this many G/D step pairs")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=2e-4)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (the machine has 2 cores)")
+    p.add_argument("--offline-n", type=int, default=None, help="use a seeded subset of the offline set")
+    return p.parse_args(argv)
+
+
+def sample_grid_png(gen: nn.Module, n: int = 16, seed: int = 0) -> bytes:
+    """n samples from fixed noise, as a PNG grid (pixels mapped from [-1,1] to [0,1])."""
+    z = torch.randn(n, gen.latent_dim, generator=torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        x = gen.eval()(z).numpy()
+    return png_bytes(make_grid((x + 1) / 2))
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+
+    images, _, info = load_mnist("train", data_dir=args.data_dir, download=args.download,
+                                 offline_n=args.offline_n, seed=args.seed)
+    epochs = args.epochs or (REAL_EPOCHS if info["real"] else OFFLINE_EPOCHS)
+    data = torch.from_numpy(images)
+    # drop_last: a ragged final batch of a few images would give BatchNorm noisy statistics.
+    bs = min(args.batch_size, len(data))
+    steps_per_epoch = len(data) // bs
+    print(f"data: {info['source']}; train {len(data)}; {epochs} epochs x {steps_per_epoch} steps")
+
+    gen, disc = build("gan_generator", **G_KWARGS), build("gan_discriminator")
+    opt_g = torch.optim.Adam(gen.parameters(), lr=args.lr, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(disc.parameters(), lr=args.lr, betas=(0.5, 0.999))
+    bce = nn.BCELoss()
+    ones, zeros = torch.ones(bs, 1), torch.zeros(bs, 1)
+    steps, t0, hist = 0, time.perf_counter(), []
+    bar = tqdm(total=epochs * steps_per_epoch if args.max_steps is None else min(args.max_steps, epochs * steps_per_epoch),
+               desc="gan", unit="step")
+    for epoch in range(epochs):
+        gen.train(), disc.train()
+        hist = []  # per-step stats of this epoch; the last epoch's means are the reported metrics
+        for idx in torch.randperm(len(data))[: steps_per_epoch * bs].view(steps_per_epoch, bs):
+            real = data[idx]
+            fake = gen(torch.randn(bs, gen.latent_dim))
+            # 1. discriminator: real -> 1, fake -> 0 (detached, so G gets no gradient from this loss)
+            d_real, d_fake = disc(real), disc(fake.detach())
+            d_loss = bce(d_real, ones) + bce(d_fake, zeros)
+            opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            opt_d.step()
+            # 2. generator, non-saturating: maximise log D(G(z)) by labelling fakes real
+            g_loss = bce(disc(fake), ones)
+            opt_g.zero_grad(set_to_none=True)
+            g_loss.backward()
+            opt_g.step()
+            steps += 1
+            hist.append((d_loss.item(), g_loss.item(), d_real.mean().item(), d_fake.mean().item()))
+            bar.update(1)
+            bar.set_postfix(epoch=epoch + 1, d=f"{hist[-1][0]:.3f}", g=f"{hist[-1][1]:.3f}")
+            if args.max_steps is not None and steps >= args.max_steps:
+                break
+        if args.max_steps is not None and steps >= args.max_steps:
+            break
+    bar.close()
+    train_seconds = time.perf_counter() - t0
+
+    d_loss, g_loss, d_real, d_fake = (round(float(v), 4) for v in np.mean(hist, axis=0))
+    metrics = {"d_loss": d_loss, "g_loss": g_loss, "d_real_mean": d_real, "d_fake_mean": d_fake,
+               "train_steps": steps, "epochs": round(steps / steps_per_epoch, 2),
+               "train_seconds": round(train_seconds, 1), "metrics_window": "mean over the last epoch"}
+    out = Path(args.out)
+    data_info = {"train": info}
+    save_checkpoint(out, net="gan_generator", kwargs=G_KWARGS, state_dict=gen.eval().state_dict(),
+                    metrics=metrics, data=data_info)
+    save_checkpoint(out.parent / "discriminator.pt", net="gan_discriminator", kwargs={},
+                    state_dict=disc.eval().state_dict(), metrics=metrics, data=data_info)
+    atomic_write_bytes(out.parent / "samples.png", sample_grid_png(gen, 16, seed=args.seed))
+    print(f"gan: d_loss={d_loss} g_loss={g_loss} D(real)={d_real} D(fake)={d_fake} steps={steps} "
+          f"train_seconds={train_seconds:.1f} data={'real' if info['real'] else 'offline'} -> {out}")
+    return metrics
+
+
+if __name__ == "__main__":
+    main()
