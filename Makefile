@@ -14,7 +14,7 @@ VERSION     ?=
 MODEL       ?=
 TRAIN_ARGS  := $(if $(DATA_DIR),--data-dir $(DATA_DIR)) $(if $(DOWNLOAD),--download)
 
-.PHONY: help setup check-java train export archive serve stop status smoke test test-unit test-e2e clean all curl-examples
+.PHONY: help setup check-java train export archive serve stop status smoke test test-unit test-e2e clean distclean all curl-examples loadtest bench-batching
 
 help: ## list targets
 	@grep -E '^[a-zA-Z%_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -27,7 +27,6 @@ check-java: ## fail clearly unless Java 17+ is on PATH (TorchServe's frontend is
 $(STAMP): pyproject.toml | check-java
 	@command -v $(PYTHON_BASE) >/dev/null || { echo "ERROR: $(PYTHON_BASE) not found (set PYTHON_BASE=python3.x, 3.11 or 3.12)" >&2; exit 1; }
 	test -x $(PY) || $(PYTHON_BASE) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[dev]"
 	$(PY) -m pip check
 	touch $(STAMP)
@@ -60,6 +59,17 @@ status: setup ## show the server and its models
 
 smoke: setup ## one sample request to every served model
 	$(PY) -m genai_serve.serve smoke
+
+USERS    ?= 16
+DURATION ?= 30s
+LOAD_HOST ?= http://127.0.0.1:8080
+loadtest: setup ## Locust against the running server (MODEL=cnn USERS=16 DURATION=30s); reports/ gets CSV + HTML
+	mkdir -p reports
+	GENAI_MODELS=$(MODEL) $(PY) -m locust -f loadtests/locustfile.py --headless -u $(USERS) -r $(USERS) -t $(DURATION) \
+	  --host $(LOAD_HOST) --csv reports/loadtest-$(or $(MODEL),all) --html reports/loadtest-$(or $(MODEL),all).html --only-summary
+
+bench-batching: setup ## requests/s with batching on vs off for MODEL (default cnn), side by side
+	$(PY) -m loadtests.batching --model $(or $(MODEL),cnn) --users $(USERS) --duration $(or $(BENCH_DURATION),20s)
 
 curl-examples: setup ## print working curl examples with the current token
 	$(PY) -m genai_serve.serve curl
