@@ -157,7 +157,7 @@ def load_cifar10(split: str, data_dir=None, download: bool = False, offline_n: i
 def digits_28(split: str) -> tuple[np.ndarray, np.ndarray]:
     """sklearn digits (8x8, 0..16) -> float32 (N,1,28,28) in [-1,1]: bilinear to 20x20, pad 4 like MNIST.
 
-    Fixed split by index: every 6th image (300) is test, the other 1497 train.
+    Fixed split by index: every 6th image (299) is test, the other 1498 train.
     """
     from sklearn.datasets import load_digits
 

@@ -22,15 +22,17 @@ from training.data import cnn_batches, load_cifar10
 
 NET_KWARGS = {"num_classes": 10, "image_size": 64}
 # Seed 1 ran 5 epochs on the 50k real images. The offline set is 6k images (47 steps an epoch), so it gets
-# more epochs; 8 epochs take about a minute on 2 cores and reach well above chance (see README/model card).
-REAL_EPOCHS, OFFLINE_EPOCHS = 5, 8
+# more epochs. Measured on 2 cores (seed 0): 8 epochs -> 66.9% held-out in 48 s of training; 10 epochs ->
+# 69.3% in 60-80 s (chance is 10%). The loss is still falling: more epochs buy accuracy, not correctness.
+REAL_EPOCHS, OFFLINE_EPOCHS = 5, 10
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default="checkpoints/cnn/model.pt")
     p.add_argument("--data-dir", default=None, help="torchvision CIFAR10 root (real data; error if missing)")
-    p.add_argument("--download", action="store_true", help="download CIFAR-10 into --data-dir")
+    p.add_argument("--download", action="store_true",
+                   help="download CIFAR-10 into --data-dir (default $GENAI_SERVE_DATA or ~/.cache/genai_serve/datasets)")
     p.add_argument("--epochs", type=int, default=None,
                    help=f"default {REAL_EPOCHS} on real data (seed 1), {OFFLINE_EPOCHS} on the offline set")
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many optimiser steps")
