@@ -74,7 +74,7 @@ bench-batching: setup ## requests/s with batching on vs off for MODEL (default c
 curl-examples: setup ## print working curl examples with the current token
 	$(PY) -m genai_serve.serve curl
 
-all: setup train export archive serve smoke curl-examples ## fresh clone -> trained, exported, archived, served, answered
+all: setup train export archive serve ## fresh clone -> trained, exported, archived, served, answered (serve smokes every model and prints curl lines)
 
 test: setup ## unit tests + end-to-end tests against a real TorchServe
 	$(PY) -m pytest -q -ra

@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from genai_serve.checkpoint import save_checkpoint
 from genai_serve.nets import build
+from training.cli import trainer_parser
 from training.data import cnn_batches, load_cifar10
 
 NET_KWARGS = {"num_classes": 10, "image_size": 64}
@@ -28,18 +29,8 @@ REAL_EPOCHS, OFFLINE_EPOCHS = 5, 10
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", default="checkpoints/cnn/model.pt")
-    p.add_argument("--data-dir", default=None, help="torchvision CIFAR10 root (real data; error if missing)")
-    p.add_argument("--download", action="store_true",
-                   help="download CIFAR-10 into --data-dir (default $GENAI_SERVE_DATA or ~/.cache/genai_serve/datasets)")
-    p.add_argument("--epochs", type=int, default=None,
-                   help=f"default {REAL_EPOCHS} on real data (seed 1), {OFFLINE_EPOCHS} on the offline set")
-    p.add_argument("--max-steps", type=int, default=None, help="stop after this many optimiser steps")
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (the machine has 2 cores)")
+    p = trainer_parser(__doc__.splitlines()[0], out="checkpoints/cnn/model.pt", dataset="CIFAR10",
+                       real_epochs=REAL_EPOCHS, offline_epochs=OFFLINE_EPOCHS, lr=1e-3)
     p.add_argument("--offline-train-n", type=int, default=None, help="offline set size (default 6000)")
     p.add_argument("--offline-test-n", type=int, default=None, help="offline set size (default 1000)")
     return p.parse_args(argv)

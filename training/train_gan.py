@@ -20,6 +20,7 @@ from tqdm import tqdm
 from genai_serve.checkpoint import atomic_write_bytes, save_checkpoint
 from genai_serve.imaging import make_grid, png_bytes
 from genai_serve.nets import build
+from training.cli import trainer_parser
 from training.data import load_mnist
 
 G_KWARGS = {"latent_dim": 100}
@@ -31,18 +32,8 @@ REAL_EPOCHS, OFFLINE_EPOCHS = 10, 60
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", default="checkpoints/gan/model.pt", help="generator checkpoint path")
-    p.add_argument("--data-dir", default=None, help="torchvision MNIST root (real data; error if missing)")
-    p.add_argument("--download", action="store_true",
-                   help="download MNIST into --data-dir (default $GENAI_SERVE_DATA or ~/.cache/genai_serve/datasets)")
-    p.add_argument("--epochs", type=int, default=None,
-                   help=f"default {REAL_EPOCHS} on real data (seed 1), {OFFLINE_EPOCHS} on the offline set")
-    p.add_argument("--max-steps", type=int, default=None, help="stop after this many G/D step pairs")
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=2e-4)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (the machine has 2 cores)")
+    p = trainer_parser(__doc__.splitlines()[0], out="checkpoints/gan/model.pt", dataset="MNIST",
+                       real_epochs=REAL_EPOCHS, offline_epochs=OFFLINE_EPOCHS, lr=2e-4)
     p.add_argument("--offline-n", type=int, default=None, help="use a seeded subset of the offline set")
     return p.parse_args(argv)
 

@@ -91,3 +91,19 @@ def test_handler_records_metrics(handler_factory):
     run(handler, ctx, [{"body": {"num_samples": 1}}, {"body": {"num_samples": 0}}])
     names = dict(ctx.metrics.recorded)
     assert names["HandlerRequests"] == 2 and names["HandlerRejected"] == 1 and names["HandlerBatchLatency"] > 0
+
+
+def test_requests_of_a_batch_share_one_onnx_runtime_call(handler_factory):
+    handler, ctx = handler_factory("gan")
+    calls = []
+    real = handler.model
+
+    def counting(batch):
+        calls.append(batch.shape)
+        return real(batch)
+
+    handler.model = counting
+    out = run(handler, ctx, [{"body": {"num_samples": 3, "seed": 1}}, {"body": {"num_samples": 65}},
+                             {"body": {"num_samples": 5, "seed": 2}}])
+    assert calls == [(8, 100)]  # 3 + 5 latent vectors in one call; the invalid request never reached the model
+    assert [o.get("num_samples") for o in out] == [3, None, 5]
