@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from http import HTTPStatus
 import time
 from pathlib import Path
 
@@ -108,7 +109,9 @@ class BaseHandler:
 
     @staticmethod
     def _reply(context, idx: int, body: dict, status: int, phrase: str) -> str:
-        context.set_response_status(status, phrase[:200], idx)
+        # The status line gets the standard phrase: the detailed message (which may quote non-ASCII client
+        # input) belongs in the JSON body, not in an HTTP header line.
+        context.set_response_status(status, HTTPStatus(status).phrase, idx)
         context.set_response_content_type(idx, "application/json")
         return json.dumps(body)
 

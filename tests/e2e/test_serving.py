@@ -80,6 +80,8 @@ BAD_INPUTS = [
     ("gan", b'{"num_samples": 4, "seed": "abc"}', "application/json", "seed"),
     ("gan", b'{"num_samples": ', "application/json", "body"),
     ("gan", b"[1, 2, 3]", "application/json", "body"),
+    ("gan", '{"num_samples": "\u00e9\u00e8\u4e2d"}'.encode(), "application/json", "num_samples"),
+    ("gan", b'{"num_samples": 4, "seed": "\xff"}', "application/json", "body"),
 ]
 
 

@@ -1,0 +1,97 @@
+"""Reverse diffusion, the seed's deterministic DDIM-like loop (SEEDS.md 1.3 "DiffusionModelWrapper"), in numpy.
+
+`predict_noise(x, noise_variance) -> noise` may be an ONNX Runtime session or a torch net wrapped in numpy.
+Per-row step counts: every row follows its own t grid (1, 1 - 1/S, ..., 1/S) and the network is called once per
+iteration on the rows still running only. Nothing here mixes rows, and each row's schedule values are computed
+from its own step count alone, so a row's result equals running it alone whenever predict_noise is
+batch-invariant (ONNX Runtime CPU is, for this UNet: DESIGN.md principle 9).
+"""
+from typing import Callable, Optional, Sequence, Union
+
+import numpy as np
+
+
+def offset_cosine_schedule(t, min_signal_rate: float = 0.02, max_signal_rate: float = 0.95):
+    """t in [0, 1] (array) -> (noise_rates, signal_rates); t = 0 -> signal max_signal_rate, t = 1 -> min.
+
+    Computed in t's floating dtype (float32 arrays stay float32); signal^2 + noise^2 = 1.
+    """
+    t = np.asarray(t)
+    dtype = t.dtype if np.issubdtype(t.dtype, np.floating) else np.float64
+    t = t.astype(dtype, copy=False)
+    start_angle = np.arccos(np.asarray(max_signal_rate, dtype=dtype))
+    end_angle = np.arccos(np.asarray(min_signal_rate, dtype=dtype))
+    angles = start_angle + t * (end_angle - start_angle)
+    return np.sin(angles), np.cos(angles)
+
+
+def _rates_for(step: int, steps: np.ndarray, schedule):
+    """Per-row (noise, signal, next_noise, next_signal) at iteration `step`, each (N, 1, 1, 1) float32.
+
+    Computed once per distinct step count on a 1-element array, then gathered, so a row's values never depend
+    on which other rows share the batch.
+    """
+    out = [np.empty((len(steps), 1, 1, 1), np.float32) for _ in range(4)]
+    for s in np.unique(steps):
+        rows = steps == s
+        step_size = 1.0 / float(s)
+        t = np.full((1, 1, 1, 1), 1.0 - step * step_size, np.float32)
+        t_next = t - np.float32(step_size)
+        noise, signal = schedule(t)
+        next_noise, next_signal = schedule(t_next)
+        for buf, val in zip(out, (noise, signal, next_noise, next_signal)):
+            buf[rows] = val
+    return out
+
+
+def reverse_diffusion(
+    predict_noise: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    initial_noise: np.ndarray,
+    steps: Union[int, Sequence[int], np.ndarray],
+    schedule: Callable = offset_cosine_schedule,
+    on_step: Optional[Callable[[int, np.ndarray], None]] = None,
+) -> np.ndarray:
+    """Denoise `initial_noise` (B, C, H, W) with `steps` (an int or per-row ints, each >= 1) iterations.
+
+    Returns the predicted clean images of each row's last step, float32, in the normalised space (see
+    `denormalize`). `on_step(step, pred_images)` is called after every iteration with the (B, C, H, W) array of
+    each row's latest prediction (rows already finished hold their final image); do not keep it without copying.
+    """
+    x = np.array(initial_noise, dtype=np.float32, copy=True)
+    batch = x.shape[0]
+    row_steps = np.broadcast_to(np.asarray(steps, dtype=np.int64), (batch,)).copy()
+    if batch and row_steps.min() < 1:
+        raise ValueError(f"steps must be >= 1, got {row_steps.tolist()}")
+    pred_images = np.zeros_like(x)
+    for step in range(int(row_steps.max()) if batch else 0):
+        active = row_steps > step
+        idx = None if active.all() else np.flatnonzero(active)
+        xa = x if idx is None else x[idx]
+        # 1. rates at t = 1 - step / S and at the next time t - 1 / S, per row
+        noise_rates, signal_rates, next_noise, next_signal = _rates_for(step, row_steps[active], schedule)
+        # 2. the network sees the noise variance
+        pred_noise = np.asarray(predict_noise(xa, noise_rates ** 2), dtype=np.float32)
+        # 3. pred_images = (x - noise * pred_noise) / signal
+        pred = (xa - noise_rates * pred_noise) / signal_rates
+        # 4. re-noise towards the next time: x = next_signal * pred_images + next_noise * pred_noise
+        xn = next_signal * pred + next_noise * pred_noise
+        if idx is None:
+            x, pred_images[...] = xn, pred
+        else:
+            x[idx], pred_images[idx] = xn, pred
+        if on_step is not None:
+            on_step(step, pred_images)
+    return pred_images
+
+
+def denormalize(x: np.ndarray, mean, std) -> np.ndarray:
+    """clip(x * std + mean, 0, 1); mean/std are scalars or per-channel sequences (channel axis 1)."""
+    x = np.asarray(x, dtype=np.float32)
+    shape = (1, -1) + (1,) * (x.ndim - 2)
+    mean = np.asarray(mean, dtype=np.float32)
+    std = np.asarray(std, dtype=np.float32)
+    if mean.ndim == 1:
+        mean = mean.reshape(shape)
+    if std.ndim == 1:
+        std = std.reshape(shape)
+    return np.clip(x * std + mean, 0.0, 1.0)
