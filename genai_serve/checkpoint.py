@@ -1,7 +1,7 @@
 """Checkpoints carry their constructor arguments and provenance, and are written atomically.
 
 Format: {"config": {"net": <name in genai_serve.nets.NETS>, "kwargs": {...}}, "state_dict": ...,
-"metrics": {...}, "data": {...}}. A crash mid-write leaves the previous file intact: we write a temp
+"metrics": {...}, "data": {...}} plus an optional "extra": {...}. A crash mid-write leaves the previous file intact: we write a temp
 file in the same directory, fsync it, then os.replace (atomic on POSIX within one filesystem).
 """
 from __future__ import annotations
@@ -35,14 +35,16 @@ def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
     atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
 
 
-def save_checkpoint(path, *, net: str, kwargs: dict, state_dict: dict, metrics: dict, data: dict) -> None:
+def save_checkpoint(path, *, net: str, kwargs: dict, state_dict: dict, metrics: dict, data: dict,
+                    extra: dict | None = None) -> None:
+    """`extra` (optional, e.g. a diffusion normaliser) is stored under "extra" only when given."""
     import io
 
     buf = io.BytesIO()
-    torch.save(
-        {"config": {"net": net, "kwargs": kwargs}, "state_dict": state_dict, "metrics": metrics, "data": data},
-        buf,
-    )
+    payload = {"config": {"net": net, "kwargs": kwargs}, "state_dict": state_dict, "metrics": metrics, "data": data}
+    if extra is not None:
+        payload["extra"] = extra
+    torch.save(payload, buf)
     atomic_write_bytes(path, buf.getvalue())
 
 
