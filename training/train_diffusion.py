@@ -16,13 +16,13 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from genai_serve.checkpoint import atomic_write_bytes, save_checkpoint
 from genai_serve.imaging import make_grid, png_bytes
 from genai_serve.nets import build
 from genai_serve.sampling.diffusion import denormalize, offset_cosine_schedule, reverse_diffusion
 from training.cli import trainer_parser
+from training.loop import Minibatches
 from training.data import load_cifar10
 
 UNET_KWARGS = {"image_size": 32, "num_channels": 3, "embedding_dim": 32}
@@ -74,50 +74,39 @@ def main(argv=None) -> dict:
     data = torch.from_numpy(images).permute(0, 3, 1, 2).float().div(255.0).contiguous()  # ToTensor: [0, 1]
     mean, std = channel_stats(data)
     data = ((data - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)).float()
-    bs = min(args.batch_size, len(data))
-    steps_per_epoch = len(data) // bs
+    batches = Minibatches(len(data), args.batch_size, epochs, args.max_steps, generator=gen, desc="diffusion")
+    bs, steps_per_epoch = batches.batch_size, batches.steps_per_epoch
     print(f"data: {info['source']}; train {len(data)}; {epochs} epochs x {steps_per_epoch} steps; "
           f"mean {[round(m, 4) for m in mean]} std {[round(s, 4) for s in std]}")
 
     net = build("diffusion_unet", **UNET_KWARGS)
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     l1 = nn.L1Loss()
-    steps, t0, hist = 0, time.perf_counter(), []
-    total = epochs * steps_per_epoch
-    bar = tqdm(total=total if args.max_steps is None else min(args.max_steps, total), desc="diffusion", unit="step")
+    t0 = time.perf_counter()
     net.train()
-    for epoch in range(epochs):
-        hist = []  # per-step losses of this epoch; the last epoch's mean is the reported avg_loss
-        for idx in torch.randperm(len(data), generator=gen)[: steps_per_epoch * bs].view(steps_per_epoch, bs):
-            x = data[idx]
-            eps = torch.randn(x.shape, generator=gen)
-            t = torch.rand((bs, 1, 1, 1), generator=gen)
-            noise_rates, signal_rates = (torch.from_numpy(r) for r in offset_cosine_schedule(t.numpy()))
-            noisy = signal_rates * x + noise_rates * eps
-            loss = l1(net(noisy, noise_rates ** 2), eps)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            steps += 1
-            hist.append(loss.item())
-            bar.update(1)
-            bar.set_postfix(epoch=epoch + 1, loss=f"{hist[-1]:.4f}")
-            if args.max_steps is not None and steps >= args.max_steps:
-                break
-        if args.max_steps is not None and steps >= args.max_steps:
-            break
-    bar.close()
+    for epoch, idx in batches:
+        x = data[idx]
+        eps = torch.randn(x.shape, generator=gen)
+        t = torch.rand((bs, 1, 1, 1), generator=gen)
+        noise_rates, signal_rates = (torch.from_numpy(r) for r in offset_cosine_schedule(t.numpy()))
+        noisy = signal_rates * x + noise_rates * eps
+        loss = l1(net(noisy, noise_rates ** 2), eps)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        batches.record(epoch, loss.item(), loss=f"{loss.item():.4f}")
     train_seconds = time.perf_counter() - t0
 
-    metrics = {"final_loss": round(hist[-1], 4), "avg_loss": round(float(np.mean(hist)), 4), "train_steps": steps,
-               "epochs": round(steps / steps_per_epoch, 2), "train_seconds": round(train_seconds, 1),
+    metrics = {"final_loss": round(batches.last_epoch()[-1], 4), "avg_loss": round(float(np.mean(batches.last_epoch())), 4),
+               "train_steps": batches.steps,
+               "epochs": round(batches.steps / steps_per_epoch, 2), "train_seconds": round(train_seconds, 1),
                "metrics_window": "final_loss: last step; avg_loss: mean L1 over the last epoch"}
     out = Path(args.out)
     normalizer = {"mean": [float(m) for m in mean], "std": [float(s) for s in std]}
     save_checkpoint(out, net="diffusion_unet", kwargs=UNET_KWARGS, state_dict=net.eval().state_dict(),
                     metrics=metrics, data={"train": info}, extra={"normalizer": normalizer})
     atomic_write_bytes(out.parent / "samples.png", sample_grid_png(net, mean, std, 16, seed=args.seed))
-    print(f"diffusion: final_loss={metrics['final_loss']} avg_loss={metrics['avg_loss']} steps={steps} "
+    print(f"diffusion: final_loss={metrics['final_loss']} avg_loss={metrics['avg_loss']} steps={batches.steps} "
           f"train_seconds={train_seconds:.1f} data={'real' if info['real'] else 'offline'} -> {out}")
     return metrics
 

@@ -17,13 +17,13 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from genai_serve.checkpoint import atomic_write_bytes, save_checkpoint
 from genai_serve.imaging import make_grid, png_bytes
 from genai_serve.nets import build
 from genai_serve.sampling.langevin import langevin
 from training.cli import trainer_parser
+from training.loop import Minibatches
 from training.data import load_cifar10
 
 # Seed 1: 5 epochs over 50k CIFAR images (1,955 steps). One step here is 30 Langevin steps (forward +
@@ -108,55 +108,43 @@ def main(argv=None) -> dict:
     epochs = args.epochs or (REAL_EPOCHS if info["real"] else OFFLINE_EPOCHS)
     # ToTensor + Normalize(0.5, 0.5): uint8 (N,H,W,C) -> float (N,C,H,W) in [-1, 1]
     data = torch.from_numpy(images).permute(0, 3, 1, 2).float().div(255.0).mul(2).sub(1).contiguous()
-    bs = min(args.batch_size, len(data))
-    steps_per_epoch = len(data) // bs
-    print(f"data: {info['source']}; train {len(data)}; {epochs} epochs x {steps_per_epoch} steps")
+    batches = Minibatches(len(data), args.batch_size, epochs, args.max_steps, generator=gen, desc="ebm")
+    bs = batches.batch_size
+    print(f"data: {info['source']}; train {len(data)}; {epochs} epochs x {batches.steps_per_epoch} steps")
 
     net = build("ebm_energy")
     opt = torch.optim.Adam(net.parameters(), lr=args.lr, betas=(0.0, 0.999))
     buffer = ReplayBuffer(batch=bs, max_size=args.buffer_size, generator=gen)
     lang = dict(TRAIN_LANGEVIN, steps=args.langevin_steps)
-    steps, t0, hist = 0, time.perf_counter(), []
-    total = epochs * steps_per_epoch
-    bar = tqdm(total=total if args.max_steps is None else min(args.max_steps, total), desc="ebm", unit="step")
-    for epoch in range(epochs):
-        hist = []  # per-step stats of this epoch; the last epoch's means are the reported metrics
-        for idx in torch.randperm(len(data), generator=gen)[: steps_per_epoch * bs].view(steps_per_epoch, bs):
-            real = (data[idx] + REAL_NOISE * torch.randn(data[idx].shape, generator=gen)).clamp(-1, 1)
-            # fakes: buffer / fresh starting points -> Langevin (net in eval mode; it has no BN/dropout anyway)
-            start, _ = buffer.sample(bs)
-            net.eval()
-            fake = langevin(net, start, generator=gen, **lang)
-            buffer.push(fake)
-            net.train()
-            e_real, e_fake = net(real), net(fake)
-            loss = ebm_loss(e_real, e_fake, args.alpha)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            nn.utils.clip_grad_norm_(net.parameters(), GRAD_CLIP)
-            opt.step()
-            steps += 1
-            hist.append((loss.item(), e_real.mean().item(), e_fake.mean().item()))
-            bar.update(1)
-            bar.set_postfix(epoch=epoch + 1, loss=f"{hist[-1][0]:.3f}", e_real=f"{hist[-1][1]:.3f}",
-                            e_fake=f"{hist[-1][2]:.3f}")
-            if args.max_steps is not None and steps >= args.max_steps:
-                break
-        if args.max_steps is not None and steps >= args.max_steps:
-            break
-    bar.close()
+    t0 = time.perf_counter()
+    for epoch, idx in batches:
+        real = (data[idx] + REAL_NOISE * torch.randn(data[idx].shape, generator=gen)).clamp(-1, 1)
+        # fakes: buffer / fresh starting points -> Langevin (net in eval mode; it has no BN/dropout anyway)
+        start, _ = buffer.sample(bs)
+        net.eval()
+        fake = langevin(net, start, generator=gen, **lang)
+        buffer.push(fake)
+        net.train()
+        e_real, e_fake = net(real), net(fake)
+        loss = ebm_loss(e_real, e_fake, args.alpha)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(net.parameters(), GRAD_CLIP)
+        opt.step()
+        batches.record(epoch, (loss.item(), e_real.mean().item(), e_fake.mean().item()), loss=f"{loss.item():.3f}",
+                       e_real=f"{e_real.mean().item():.3f}", e_fake=f"{e_fake.mean().item():.3f}")
     train_seconds = time.perf_counter() - t0
 
-    loss_m, e_real_m, e_fake_m = (round(float(v), 4) for v in np.mean(hist, axis=0))
-    metrics = {"final_loss": round(hist[-1][0], 4), "loss": loss_m, "e_real_mean": e_real_m,
-               "e_fake_mean": e_fake_m, "train_steps": steps, "epochs": round(steps / steps_per_epoch, 2),
+    loss_m, e_real_m, e_fake_m = (round(float(v), 4) for v in np.mean(batches.last_epoch(), axis=0))
+    metrics = {"final_loss": round(batches.last_epoch()[-1][0], 4), "loss": loss_m, "e_real_mean": e_real_m,
+               "e_fake_mean": e_fake_m, "train_steps": batches.steps, "epochs": round(batches.steps / batches.steps_per_epoch, 2),
                "train_seconds": round(train_seconds, 1), "buffer_size": len(buffer),
                "metrics_window": "final_loss: last step; loss, e_real_mean, e_fake_mean: mean over the last epoch"}
     out = Path(args.out)
     save_checkpoint(out, net="ebm_energy", kwargs={}, state_dict=net.eval().state_dict(), metrics=metrics,
                     data={"train": info})
     atomic_write_bytes(out.parent / "samples.png", sample_grid_png(net, 16, seed=args.seed))
-    print(f"ebm: final_loss={metrics['final_loss']} E(real)={e_real_m} E(fake)={e_fake_m} steps={steps} "
+    print(f"ebm: final_loss={metrics['final_loss']} E(real)={e_real_m} E(fake)={e_fake_m} steps={batches.steps} "
           f"train_seconds={train_seconds:.1f} data={'real' if info['real'] else 'offline'} -> {out}")
     return metrics
 

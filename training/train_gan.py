@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from genai_serve.checkpoint import atomic_write_bytes, save_checkpoint
 from genai_serve.imaging import make_grid, png_bytes
 from genai_serve.nets import build
 from training.cli import trainer_parser
+from training.loop import Minibatches
 from training.data import load_mnist
 
 G_KWARGS = {"latent_dim": 100}
@@ -55,50 +55,38 @@ def main(argv=None) -> dict:
                                  offline_n=args.offline_n, seed=args.seed)
     epochs = args.epochs or (REAL_EPOCHS if info["real"] else OFFLINE_EPOCHS)
     data = torch.from_numpy(images)
-    # drop_last: a ragged final batch of a few images would give BatchNorm noisy statistics.
-    bs = min(args.batch_size, len(data))
-    steps_per_epoch = len(data) // bs
-    print(f"data: {info['source']}; train {len(data)}; {epochs} epochs x {steps_per_epoch} steps")
+    batches = Minibatches(len(data), args.batch_size, epochs, args.max_steps, desc="gan")
+    bs = batches.batch_size
+    print(f"data: {info['source']}; train {len(data)}; {epochs} epochs x {batches.steps_per_epoch} steps")
 
     gen, disc = build("gan_generator", **G_KWARGS), build("gan_discriminator")
     opt_g = torch.optim.Adam(gen.parameters(), lr=args.lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(disc.parameters(), lr=args.lr, betas=(0.5, 0.999))
     bce = nn.BCELoss()
     ones, zeros = torch.ones(bs, 1), torch.zeros(bs, 1)
-    steps, t0, hist = 0, time.perf_counter(), []
-    total = epochs * steps_per_epoch
-    bar = tqdm(total=total if args.max_steps is None else min(args.max_steps, total), desc="gan", unit="step")
-    for epoch in range(epochs):
-        gen.train(), disc.train()
-        hist = []  # per-step stats of this epoch; the last epoch's means are the reported metrics
-        for idx in torch.randperm(len(data))[: steps_per_epoch * bs].view(steps_per_epoch, bs):
-            real = data[idx]
-            fake = gen(torch.randn(bs, gen.latent_dim))
-            # 1. discriminator: real -> 1, fake -> 0 (detached, so G gets no gradient from this loss)
-            d_real, d_fake = disc(real), disc(fake.detach())
-            d_loss = bce(d_real, ones) + bce(d_fake, zeros)
-            opt_d.zero_grad(set_to_none=True)
-            d_loss.backward()
-            opt_d.step()
-            # 2. generator, non-saturating: maximise log D(G(z)) by labelling fakes real
-            g_loss = bce(disc(fake), ones)
-            opt_g.zero_grad(set_to_none=True)
-            g_loss.backward()
-            opt_g.step()
-            steps += 1
-            hist.append((d_loss.item(), g_loss.item(), d_real.mean().item(), d_fake.mean().item()))
-            bar.update(1)
-            bar.set_postfix(epoch=epoch + 1, d=f"{hist[-1][0]:.3f}", g=f"{hist[-1][1]:.3f}")
-            if args.max_steps is not None and steps >= args.max_steps:
-                break
-        if args.max_steps is not None and steps >= args.max_steps:
-            break
-    bar.close()
+    t0 = time.perf_counter()
+    gen.train(), disc.train()
+    for epoch, idx in batches:
+        real = data[idx]
+        fake = gen(torch.randn(bs, gen.latent_dim))
+        # 1. discriminator: real -> 1, fake -> 0 (detached, so G gets no gradient from this loss)
+        d_real, d_fake = disc(real), disc(fake.detach())
+        d_loss = bce(d_real, ones) + bce(d_fake, zeros)
+        opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        opt_d.step()
+        # 2. generator, non-saturating: maximise log D(G(z)) by labelling fakes real
+        g_loss = bce(disc(fake), ones)
+        opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        opt_g.step()
+        batches.record(epoch, (d_loss.item(), g_loss.item(), d_real.mean().item(), d_fake.mean().item()),
+                       d=f"{d_loss.item():.3f}", g=f"{g_loss.item():.3f}")
     train_seconds = time.perf_counter() - t0
 
-    d_loss, g_loss, d_real, d_fake = (round(float(v), 4) for v in np.mean(hist, axis=0))
+    d_loss, g_loss, d_real, d_fake = (round(float(v), 4) for v in np.mean(batches.last_epoch(), axis=0))
     metrics = {"d_loss": d_loss, "g_loss": g_loss, "d_real_mean": d_real, "d_fake_mean": d_fake,
-               "train_steps": steps, "epochs": round(steps / steps_per_epoch, 2),
+               "train_steps": batches.steps, "epochs": round(batches.steps / batches.steps_per_epoch, 2),
                "train_seconds": round(train_seconds, 1), "metrics_window": "mean over the last epoch"}
     out = Path(args.out)
     data_info = {"train": info}
@@ -107,7 +95,7 @@ def main(argv=None) -> dict:
     save_checkpoint(out.parent / "discriminator.pt", net="gan_discriminator", kwargs={},
                     state_dict=disc.eval().state_dict(), metrics=metrics, data=data_info)
     atomic_write_bytes(out.parent / "samples.png", sample_grid_png(gen, 16, seed=args.seed))
-    print(f"gan: d_loss={d_loss} g_loss={g_loss} D(real)={d_real} D(fake)={d_fake} steps={steps} "
+    print(f"gan: d_loss={d_loss} g_loss={g_loss} D(real)={d_real} D(fake)={d_fake} steps={batches.steps} "
           f"train_seconds={train_seconds:.1f} data={'real' if info['real'] else 'offline'} -> {out}")
     return metrics
 
