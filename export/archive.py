@@ -23,7 +23,7 @@ import yaml
 from tqdm import tqdm
 
 from genai_serve.checkpoint import atomic_write_json
-from genai_serve.registry import REPO_ROOT, ModelSpec, Paths, load_registry, select, sha256_file
+from genai_serve.registry import REPO_ROOT, ModelSpec, Paths, load_registry, select, sha256_path
 
 SHARED_CODE = ("genai_serve", "handlers/__init__.py", "handlers/base.py")
 
@@ -44,7 +44,7 @@ def verified_export(spec: ModelSpec, paths: Paths) -> dict:
         raise SystemExit(f"{spec.name}: export did not pass its parity gate; refusing to archive")
     for name in spec.artifacts:
         expected = info.get("artifacts", {}).get(name)
-        if expected is None or sha256_file(art_dir / name) != expected:
+        if expected is None or sha256_path(art_dir / name) != expected:
             raise SystemExit(f"{spec.name}: {name} does not match the checksum export.json recorded; re-export")
     return info
 
@@ -64,7 +64,7 @@ def model_card(spec: ModelSpec, version: str, info: dict, paths: Paths) -> dict:
         "parity": info.get("parity"),
         "net": info.get("net"),
         "checkpoint": info.get("checkpoint"),
-        "artifacts": {n: {"sha256": sha256_file(paths.artifact_dir(spec.name) / n)} for n in spec.artifacts},
+        "artifacts": {n: {"sha256": sha256_path(paths.artifact_dir(spec.name) / n)} for n in spec.artifacts},
         "archived_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
 
@@ -88,8 +88,11 @@ def archive(spec: ModelSpec, version: str, registry: dict[str, ModelSpec], paths
         extra = tmp / "extra"  # its contents land at the archive root
         stage_shared_code(extra)
         atomic_write_json(extra / "model_card.json", model_card(spec, version, info, paths))
-        for name in spec.artifacts[1:]:
-            shutil.copy2(art_dir / name, extra / name)
+        for name in spec.artifacts[1:]:  # files or directories (a spaCy pipeline) beside the main artifact
+            if (art_dir / name).is_dir():
+                shutil.copytree(art_dir / name, extra / name)
+            else:
+                shutil.copy2(art_dir / name, extra / name)
         config = tmp / "model-config.yaml"
         config.write_text(yaml.safe_dump(model_config_yaml(spec, registry), sort_keys=False))
         out = tmp / "out"

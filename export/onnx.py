@@ -1,8 +1,9 @@
 """torch -> ONNX for fixed graphs (one self-contained file, dynamic batch axis) and the parity gate.
 
-The gate runs the exported file in ONNX Runtime and the network in eager torch on the same inputs
-(random and real) and refuses the export if any output differs by more than `tolerance`. A refused
-export never replaces the previous artifact: we write to a temp name and rename only after the gate.
+A graph may take several inputs (the UNet takes x and noise_variance); every input's axis 0 is the one
+shared batch axis. The gate runs the exported file in ONNX Runtime and the network in eager torch on the
+same inputs (random and real) and refuses the export if any output differs by more than `tolerance`. A
+refused export never replaces the previous artifact: we write to a temp name and rename only after the gate.
 """
 from __future__ import annotations
 
@@ -16,53 +17,79 @@ import torch
 PARITY_TOLERANCE = 1e-4
 
 
-def export_fixed_graph(net: torch.nn.Module, example: torch.Tensor, path: Path) -> None:
+def input_specs(inputs) -> dict[str, dict]:
+    """Registry `export.inputs` -> {name: {"shape": (...), "low"?, "high"?}} (per-sample shapes, no batch axis).
+
+    A bare shape list means standard-normal random inputs; {shape, low, high} means uniform in [low, high)
+    (a noise variance, say, where N(0, 1) values would be meaningless)."""
+    out = {}
+    for name, spec in inputs.items():
+        spec = {"shape": spec} if isinstance(spec, (list, tuple)) else dict(spec)
+        spec["shape"] = tuple(spec["shape"])
+        out[name] = spec
+    return out
+
+
+def random_inputs(specs: dict[str, dict], batch: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    feed = {}
+    for name, spec in specs.items():
+        shape = (batch, *spec["shape"])
+        if "low" in spec:
+            feed[name] = rng.uniform(spec["low"], spec["high"], shape).astype(np.float32)
+        else:
+            feed[name] = rng.standard_normal(shape, dtype=np.float32)
+    return feed
+
+
+def export_fixed_graph(net: torch.nn.Module, examples: dict[str, torch.Tensor], path: Path) -> None:
     batch = torch.export.Dim("batch", min=1, max=4096)
     torch.onnx.export(
         net.eval(),
-        (example,),
+        tuple(examples.values()),
         str(path),
-        input_names=["input"],
+        input_names=list(examples),
         output_names=["output"],
-        dynamic_shapes=({0: batch},),
+        dynamic_shapes=tuple({0: batch} for _ in examples),
         dynamo=True,
         external_data=False,  # one self-contained .onnx: nothing to forget when archiving
         verbose=False,
     )
 
 
-def parity(net: torch.nn.Module, onnx_path: Path, inputs: dict[str, np.ndarray]) -> dict[str, float]:
-    """Max |torch - ORT| for each named input batch."""
+def parity(net: torch.nn.Module, onnx_path: Path, cases: dict[str, dict[str, np.ndarray]]) -> dict[str, float]:
+    """Max |torch - ORT| for each named case (a feed of every input)."""
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
     result = {}
     with torch.no_grad():
-        for label, batch in inputs.items():
-            expected = net(torch.from_numpy(batch)).numpy()
-            got = session.run(None, {name: batch})[0]
+        for label, feed in cases.items():
+            expected = net(*(torch.from_numpy(feed[i.name]) for i in session.get_inputs())).numpy()
+            got = session.run(None, feed)[0]
             result[label] = float(np.max(np.abs(expected - got)))
     return result
 
 
-def export_with_gate(net, input_shape, out_path: Path, real_inputs: np.ndarray, seed: int = 0,
+def export_with_gate(net, inputs: dict, out_path: Path, real_inputs: dict[str, np.ndarray], seed: int = 0,
                      tolerance: float = PARITY_TOLERANCE) -> dict:
-    """Export, check parity on random (batch 1 and 7) and real inputs, then atomically install the file."""
+    """Export, check parity on random (batch 1 and 7) and real inputs, then atomically install the file.
+
+    inputs: the registry's `export.inputs`; real_inputs: {input name: batch} of what serving really feeds."""
+    specs = input_specs(inputs)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    example = torch.from_numpy(rng.standard_normal((2, *input_shape), dtype=np.float32))
+    examples = {k: torch.from_numpy(v) for k, v in random_inputs(specs, 2, rng).items()}
     fd, tmp = tempfile.mkstemp(dir=out_path.parent, suffix=".onnx.tmp")
     os.close(fd)
     tmp = Path(tmp)
     try:
-        export_fixed_graph(net, example, tmp)
-        inputs = {
-            "random_bs1": rng.standard_normal((1, *input_shape), dtype=np.float32),
-            "random_bs7": rng.standard_normal((7, *input_shape), dtype=np.float32),
-            "real": np.ascontiguousarray(real_inputs, dtype=np.float32),
+        export_fixed_graph(net, examples, tmp)
+        cases = {
+            "random_bs1": random_inputs(specs, 1, rng),
+            "random_bs7": random_inputs(specs, 7, rng),
+            "real": {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in real_inputs.items()},
         }
-        diffs = parity(net, tmp, inputs)
+        diffs = parity(net, tmp, cases)
         worst = max(diffs.values())
         if not worst <= tolerance:  # `not <=` also catches NaN
             raise RuntimeError(f"parity gate failed: max |torch - onnxruntime| = {worst:.3g} > {tolerance} ({diffs})")

@@ -1,7 +1,8 @@
 """Export every model's checkpoint (or those named) into artifacts/<model>/ (python -m export.run [model ...]).
 
-Writes model.onnx (parity-gated) and export.json: what was exported, from which checkpoint, with which
-parity figures. archive.py turns export.json into the model card.
+The registry's `export.kind` picks the exporter (export/kinds.py). Each writes its artifacts plus
+export.json: what was exported, from which checkpoint, with which gate figures and artifact checksums.
+archive.py verifies those checksums and turns export.json into the model card.
 """
 from __future__ import annotations
 
@@ -9,12 +10,11 @@ import argparse
 import time
 from pathlib import Path
 
-import torch
 from tqdm import tqdm
 
-from genai_serve.checkpoint import atomic_write_json, build_from_checkpoint
-from genai_serve.registry import Paths, ModelSpec, load_registry, resolve, select, sha256_file
-from export.onnx import export_with_gate
+from export.kinds import EXPORTERS
+from genai_serve.checkpoint import atomic_write_json
+from genai_serve.registry import Paths, ModelSpec, load_registry, select, sha256_path
 
 
 def export_model(spec: ModelSpec, paths: Paths) -> dict:
@@ -22,23 +22,17 @@ def export_model(spec: ModelSpec, paths: Paths) -> dict:
     if not ckpt_path.exists():
         raise SystemExit(f"{spec.name}: no checkpoint at {ckpt_path}; run `make train-{spec.name}` first")
     kind = spec.export.get("kind")
-    if kind != "onnx":
-        raise SystemExit(f"{spec.name}: unknown export kind {kind!r}")
-    net, ckpt = build_from_checkpoint(ckpt_path)
+    if kind not in EXPORTERS:
+        raise SystemExit(f"{spec.name}: unknown export kind {kind!r}; known: {sorted(EXPORTERS)}")
     out_dir = paths.artifact_dir(spec.name)
+    out_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    real = resolve(spec.export["real_inputs"])()
-    gate = export_with_gate(net, tuple(spec.export["input_shape"]), out_dir / "model.onnx", real)
+    record = EXPORTERS[kind](spec, ckpt_path, out_dir)
     info = {
         "model": spec.name,
-        "format": "onnx",
-        "opset_exporter": f"torch {torch.__version__} (dynamo)",
-        "checkpoint": {"path": str(ckpt_path.relative_to(paths.base)), "sha256": sha256_file(ckpt_path)},
-        "net": ckpt["config"],
-        "metrics": ckpt["metrics"],
-        "data": ckpt["data"],
-        "parity": gate,
-        "artifacts": {"model.onnx": sha256_file(out_dir / "model.onnx")},
+        "checkpoint": {"path": str(ckpt_path.relative_to(paths.base)), "sha256": sha256_path(ckpt_path)},
+        **record,
+        "artifacts": {name: sha256_path(out_dir / name) for name in spec.artifacts},
         "export_seconds": round(time.perf_counter() - started, 2),
     }
     atomic_write_json(out_dir / "export.json", info)
@@ -55,7 +49,7 @@ def main(argv=None) -> None:
     for spec in tqdm(specs, desc="export", unit="model"):
         info = export_model(spec, paths)
         worst = max(info["parity"]["max_abs_diff"].values())
-        tqdm.write(f"{spec.name}: {paths.artifact_dir(spec.name) / 'model.onnx'} (parity max |diff| {worst:.2e})")
+        tqdm.write(f"{spec.name}: {info['format']} -> {paths.artifact_dir(spec.name)} (gate max |diff| {worst:.2e})")
 
 
 if __name__ == "__main__":

@@ -1,18 +1,49 @@
-"""Real inputs for the parity gate, named by the registry (`export.real_inputs`)."""
+"""Real inputs for the export gates, named by the registry (`export.real_inputs`).
+
+Each takes the checkpoint (a normaliser may live in it) and returns {graph input name: batch}: what
+serving really feeds the graph, so the gate checks the numbers users get."""
 import numpy as np
 from PIL import Image
 
 from genai_serve.imaging import cnn_input
 
 
-def cifar_test_batch(n: int = 16) -> np.ndarray:
-    """n held-out images through the serving preprocessing: what the ONNX graph really sees."""
+def _cifar_test(n: int) -> np.ndarray:
+    """n held-out images, uint8 (n, 32, 32, 3)."""
     from training.data import load_cifar10
 
     images, _, _ = load_cifar10("test", offline_n=n)
-    return np.stack([cnn_input(Image.fromarray(img)) for img in images[:n]])
+    return images[:n]
 
 
-def latent_batch(n: int = 16, latent_dim: int = 100) -> np.ndarray:
+def cifar_test_batch(ckpt=None, n: int = 16) -> dict:
+    """n held-out images through the serving preprocessing: what the CNN's ONNX graph really sees."""
+    return {"input": np.stack([cnn_input(Image.fromarray(img)) for img in _cifar_test(n)])}
+
+
+def latent_batch(ckpt=None, n: int = 16, latent_dim: int = 100) -> dict:
     """The GAN's real input is N(0, 1) noise, as the handler draws it."""
-    return np.random.default_rng(1).standard_normal((n, latent_dim), dtype=np.float32)
+    return {"input": np.random.default_rng(1).standard_normal((n, latent_dim), dtype=np.float32)}
+
+
+def ebm_batch(ckpt=None, n: int = 16) -> dict:
+    """Held-out images in [-1, 1] (what Langevin converges towards) and uniform noise (where it starts)."""
+    real = _cifar_test(n).transpose(0, 3, 1, 2).astype(np.float32) / 127.5 - 1.0
+    start = np.random.default_rng(1).uniform(-1, 1, real.shape).astype(np.float32)
+    return {"real_images": real, "uniform_start": start}
+
+
+def diffusion_batch(ckpt, n: int = 16) -> dict:
+    """Normalised held-out images noised at t spread over [0, 1] on the offset-cosine schedule, as the
+    reverse loop feeds the UNet: x = signal * image + noise * eps, noise_variance = noise^2."""
+    from genai_serve.sampling.diffusion import offset_cosine_schedule
+
+    norm = ckpt["extra"]["normalizer"]
+    mean = np.asarray(norm["mean"], np.float32).reshape(1, 3, 1, 1)
+    std = np.asarray(norm["std"], np.float32).reshape(1, 3, 1, 1)
+    images = (_cifar_test(n).transpose(0, 3, 1, 2).astype(np.float32) / 255.0 - mean) / std
+    t = np.linspace(0.0, 1.0, n, dtype=np.float32).reshape(n, 1, 1, 1)
+    noise_rates, signal_rates = offset_cosine_schedule(t)
+    eps = np.random.default_rng(1).standard_normal(images.shape, dtype=np.float32)
+    return {"x": (signal_rates * images + noise_rates * eps).astype(np.float32),
+            "noise_variance": (noise_rates ** 2).astype(np.float32)}

@@ -124,3 +124,15 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def sha256_path(path: Path) -> str:
+    """A file's sha256, or for a directory (a spaCy pipeline, a tokenizer) the sha256 of its sorted
+    "relative/path sha256" lines, so any changed, added or removed file changes the digest."""
+    import hashlib
+
+    path = Path(path)
+    if not path.is_dir():
+        return sha256_file(path)
+    lines = [f"{f.relative_to(path).as_posix()} {sha256_file(f)}\n" for f in sorted(path.rglob("*")) if f.is_file()]
+    return hashlib.sha256("".join(lines).encode()).hexdigest()

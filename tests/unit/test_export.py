@@ -25,7 +25,8 @@ def test_failed_parity_gate_keeps_the_previous_artifact(tmp_path, monkeypatch):
     out.write_bytes(b"previous artifact")
     monkeypatch.setattr(onnx_mod, "parity", lambda net, path, inputs: {k: 0.5 for k in inputs})
     with pytest.raises(RuntimeError, match="parity gate failed"):
-        onnx_mod.export_with_gate(build("gan_generator"), (100,), out, real_inputs=onnx_mod.np.zeros((2, 100)))
+        onnx_mod.export_with_gate(build("gan_generator"), {"input": [100]}, out,
+                                  real_inputs={"input": onnx_mod.np.zeros((2, 100))})
     assert out.read_bytes() == b"previous artifact"
     assert list(tmp_path.iterdir()) == [out]  # no temp files left behind
 
