@@ -14,7 +14,7 @@ VERSION     ?=
 MODEL       ?=
 TRAIN_ARGS  := $(if $(DATA_DIR),--data-dir $(DATA_DIR)) $(if $(DOWNLOAD),--download)
 
-.PHONY: help setup check-java train export archive serve stop status smoke test test-unit test-e2e clean distclean all curl-examples loadtest bench-batching
+.PHONY: help setup check-java train export archive serve stop status smoke test test-unit test-e2e clean distclean all curl-examples loadtest bench bench-batching bench-samplers gallery
 
 help: ## list targets
 	@grep -E '^[a-zA-Z%_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -70,6 +70,14 @@ loadtest: setup ## Locust against the running server (MODEL=cnn USERS=16 DURATIO
 
 bench-batching: setup ## requests/s with batching on vs off for MODEL (default cnn), side by side
 	$(PY) -m loadtests.batching --model $(or $(MODEL),cnn) --users $(USERS) --duration $(or $(BENCH_DURATION),20s)
+
+bench-samplers: setup ## ORT vs torch reverse diffusion, batched vs serial Langevin (needs train + export); writes docs/BENCHMARKS.md
+	$(PY) -m loadtests.bench_samplers
+
+bench: bench-samplers bench-batching ## every benchmark (bench-batching needs `make serve`)
+
+gallery: setup ## samples from every image model on the running server -> docs/gallery/*.png + index.html
+	$(PY) -m genai_serve.gallery
 
 curl-examples: setup ## print working curl examples with the current token
 	$(PY) -m genai_serve.serve curl

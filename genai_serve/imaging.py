@@ -69,7 +69,7 @@ def make_grid(images: np.ndarray, padding: int = 2, pad_value: float = 1.0) -> n
         r, col = divmod(i, nrow)
         y, x = r * cell_h + padding, col * cell_w + padding
         grid[:, y : y + h, x : x + w] = images[i]
-    return np.rint(np.clip(grid, 0.0, 1.0) * 255.0).astype(np.uint8).transpose(1, 2, 0)
+    return to_rgb8(grid)
 
 
 def png_bytes(rgb: np.ndarray) -> bytes:
@@ -80,3 +80,21 @@ def png_bytes(rgb: np.ndarray) -> bytes:
 
 def png_base64(rgb: np.ndarray) -> str:
     return base64.b64encode(png_bytes(rgb)).decode("ascii")
+
+
+def to_rgb8(image: np.ndarray) -> np.ndarray:
+    """One (C, H, W) float image in [0, 1] -> (H, W, 3) uint8, rounded (grey replicated to RGB as in grids)."""
+    if image.shape[0] == 1:
+        image = np.repeat(image, 3, axis=0)
+    return np.rint(np.clip(image, 0.0, 1.0) * 255.0).astype(np.uint8).transpose(1, 2, 0)
+
+
+def samples_body(images: np.ndarray, seed: int, layout: str = "grid") -> dict:
+    """The image generators' response: (N, C, H, W) floats in [0, 1] -> seed 1's {"num_samples",
+    "image_base64_png"} (one grid) plus the seed used; layout "images" gives one PNG per sample instead."""
+    body = {"num_samples": int(len(images)), "seed": int(seed)}
+    if layout == "images":
+        body["images_base64_png"] = [png_base64(to_rgb8(img)) for img in images]
+    else:
+        body["image_base64_png"] = png_base64(make_grid(images))
+    return body

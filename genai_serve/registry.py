@@ -57,6 +57,7 @@ class ModelSpec:
     handler_config: dict = field(default_factory=dict)
     request: dict = field(default_factory=dict)
     sample: dict = field(default_factory=dict)
+    gallery: tuple[dict, ...] = ()  # requests whose images `make gallery` shows (image models only)
 
     def mar_file(self, version: str) -> str:
         # TorchServe names an archive after the model; versions share a store, so the file carries both.
@@ -94,6 +95,7 @@ def load_registry(path: Path | str = REGISTRY_FILE) -> dict[str, ModelSpec]:
             handler_config=entry.get("handler_config", {}),
             request=entry.get("request", {}),
             sample=entry.get("sample", {}),
+            gallery=tuple(entry.get("gallery", ())),
         )
     return models
 

@@ -45,15 +45,16 @@ def make_session(path, threads: int, gpu_id: int | None = None):
 
 
 class OnnxModel:
-    """A single-input, single-output graph; input name and dtype come from the artifact, not literals."""
+    """A graph with one output; inputs are fed positionally in the artifact's order, with names and dtypes
+    read from the artifact, not literals. model(x) for the CNN, model(x, noise_variance) for the UNet."""
 
     def __init__(self, path, threads: int, gpu_id: int | None = None):
         self.session = make_session(path, threads, gpu_id)
-        inp = self.session.get_inputs()[0]
-        self.input_name = inp.name
-        self.input_dtype = _ORT_DTYPES[inp.type]
+        self.inputs = [(i.name, _ORT_DTYPES[i.type]) for i in self.session.get_inputs()]
         self.output_name = self.session.get_outputs()[0].name
 
-    def __call__(self, batch: np.ndarray) -> np.ndarray:
-        feed = {self.input_name: np.ascontiguousarray(batch, dtype=self.input_dtype)}
+    def __call__(self, *batches: np.ndarray) -> np.ndarray:
+        if len(batches) != len(self.inputs):
+            raise ValueError(f"graph takes {len(self.inputs)} inputs {[n for n, _ in self.inputs]}, got {len(batches)}")
+        feed = {name: np.ascontiguousarray(b, dtype=dtype) for (name, dtype), b in zip(self.inputs, batches)}
         return self.session.run([self.output_name], feed)[0]

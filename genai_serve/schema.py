@@ -1,13 +1,15 @@
 """Request schemas built once from the registry's `request:` section (pydantic), so every model validates
 the same way and the same schema documents the API (`python -m genai_serve.schema` -> JSON Schema).
 
-Spec per field: {type: int|float|str|bool, default, min, max, min_length, max_length, choices, description}.
+Spec per field: {type: int|float|str|bool, default, min, max, exclusive_min, exclusive_max, min_length,
+max_length, choices, description, note}. `note` says why a limit exists and is appended to its 400. `exclusive_min: 0` admits (0, max]: a step size of 0 would do nothing.
 Query parameters arrive as strings, so numbers in strings ("4") are accepted; booleans are refused for
 numeric fields (JSON `true` is not a sample count), as are NaN/Infinity and fractional integers.
 Unknown fields are ignored: the seed apps' clients send extra keys we do not use.
 """
 from __future__ import annotations
 
+import keyword
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model
@@ -23,14 +25,28 @@ def _refuse_bool(value: Any) -> Any:
     return value
 
 
+def _coerce(py_type):
+    def convert(value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return py_type(value)
+            except ValueError:
+                return value  # left for the Literal check to refuse with the allowed choices
+        return value
+
+    return convert
+
+
 def allowed_text(spec: dict) -> str:
     """Human words for what a field admits, used in every 400 for that field."""
     kind = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false"}[spec["type"]]
     if "choices" in spec:
         return "one of " + ", ".join(repr(c) for c in spec["choices"])
-    lo, hi = spec.get("min"), spec.get("max")
+    lo, hi = spec.get("min", spec.get("exclusive_min")), spec.get("max", spec.get("exclusive_max"))
     if lo is not None and hi is not None:
-        return f"{kind} in [{lo}, {hi}]"
+        left = "(" if "exclusive_min" in spec else "["
+        right = ")" if "exclusive_max" in spec else "]"
+        return f"{kind} in {left}{lo}, {hi}{right}"
     if spec.get("max_length") is not None:
         return f"{kind} of {spec.get('min_length', 0)}..{spec['max_length']} characters"
     return kind
@@ -43,6 +59,8 @@ def _field(name: str, spec: dict):
     constraints = {
         "ge": spec.get("min"),
         "le": spec.get("max"),
+        "gt": spec.get("exclusive_min"),
+        "lt": spec.get("exclusive_max"),
         "min_length": spec.get("min_length"),
         "max_length": spec.get("max_length"),
         "description": spec.get("description") or allowed_text(spec),
@@ -54,13 +72,23 @@ def _field(name: str, spec: dict):
     annotated = Annotated[py_type, Field(**constraints)]
     if spec["type"] in ("int", "float"):
         annotated = Annotated[annotated, BeforeValidator(_refuse_bool)]
+    if "choices" in spec and spec["type"] != "str":
+        # A Literal compares values strictly; query parameters arrive as strings ("32"), so coerce first.
+        annotated = Annotated[annotated, BeforeValidator(_coerce(_TYPES[spec["type"]]))]
     if default is None and not spec.get("required", False):
         return (annotated | None, None)
     return (annotated, ... if spec.get("required") else default)
 
 
 def build_request_model(model_name: str, request_spec: dict) -> type[BaseModel]:
-    fields = {name: _field(name, spec) for name, spec in (request_spec or {}).items()}
+    # A field named like a Python keyword ("return") is read as params.return_ (pydantic alias "return").
+    fields = {}
+    for name, spec in (request_spec or {}).items():
+        annotated, default = _field(name, spec)
+        if keyword.iskeyword(name):
+            annotated = Annotated[annotated, Field(alias=name)]
+            name = name + "_"
+        fields[name] = (annotated, default)
     return create_model(
         f"{model_name.title().replace('_', '')}Request",
         __config__=ConfigDict(extra="ignore"),
@@ -79,6 +107,8 @@ def validate(request_model: type[BaseModel], request_spec: dict, params: dict) -
         got = err.get("input")
         got_text = repr(got)[:80]
         allowed = f"; allowed: {allowed_text(spec)}" if spec else ""
+        if spec and spec.get("note"):  # the registry's reason for a limit, e.g. why only 32 px
+            allowed += f" ({spec['note']})"
         raise InputError(f"{field}: {err['msg'].lower()} (got {got_text}){allowed}", field) from None
 
 

@@ -6,14 +6,21 @@ Per batch (TorchServe hands `handle` a list with one entry per request):
   2. run the valid ones together through `infer` (one forward pass / one sampling loop);
   3. return exactly one JSON response per request, in order.
 A bug in `infer` answers 500 for the requests of that batch; the worker stays up.
+
+Long requests may stream: during `infer`, `send_partial(i, body)` sends one NDJSON line to the i-th valid
+request at once (TorchServe's intermediate response, HTTP chunked); returning `StreamFinal(body)` for it ends
+the stream with a last NDJSON line. Every response carries `X-Batch-Size`: how many requests shared its batch.
 """
 from __future__ import annotations
 
 import json
 import logging
-from http import HTTPStatus
+import secrets
 import time
+from http import HTTPStatus
 from pathlib import Path
+
+from ts.handler_utils.utils import send_intermediate_predict_response
 
 from genai_serve.envelope import Decoded, decode_request
 from genai_serve.errors import InputError
@@ -21,6 +28,17 @@ from genai_serve.runtime import thread_budget
 from genai_serve.schema import build_request_model, validate
 
 log = logging.getLogger(__name__)
+
+NDJSON = "application/x-ndjson"
+
+
+class StreamFinal(dict):
+    """The last line of a streamed response (a dict like any other output, sent as NDJSON)."""
+
+
+def seed_or_fresh(seed: int | None) -> int:
+    """The request's seed, or a fresh random one that the response returns so the output can be reproduced."""
+    return seed if seed is not None else secrets.randbits(32)
 
 
 class BaseHandler:
@@ -79,6 +97,7 @@ class BaseHandler:
         started = time.perf_counter()
         responses: list = [None] * len(data)
         items, slots = [], []
+        self._context, self._slots = context, slots  # for send_partial during infer
         for i, request in enumerate(data):
             try:
                 decoded = decode_request(request, self.binary_fields)
@@ -97,23 +116,36 @@ class BaseHandler:
                 outputs = [None] * len(items)
             for i, out in zip(slots, outputs):
                 responses[i] = self._reply_output(context, i, out)
+        for i in range(len(data)):
+            context.set_response_header(i, "X-Batch-Size", str(len(data)))
         self._metrics(context, started, len(data), len(items))
         return responses
+
+    def send_partial(self, item: int, body: dict) -> None:
+        """Send one NDJSON line now to the `item`-th valid request of the batch being inferred."""
+        idx = self._slots[item]
+        self._context.set_response_status(200, "OK", idx)
+        self._context.set_response_content_type(idx, NDJSON)
+        request_id = self._context.request_ids[idx]
+        send_intermediate_predict_response({idx: json.dumps(body) + "\n"}, {idx: request_id}, "Intermediate response",
+                                           200, self._context)
 
     def _reply_output(self, context, idx: int, out):
         if isinstance(out, InputError):
             return self._reply(context, idx, out.to_body(), out.status, out.message)
         if out is None:
             return self._reply(context, idx, {"error": "internal error", "field": None}, 500, "internal error")
+        if isinstance(out, StreamFinal):
+            return self._reply(context, idx, dict(out), 200, "OK", NDJSON)
         return self._reply(context, idx, out, 200, "OK")
 
     @staticmethod
-    def _reply(context, idx: int, body: dict, status: int, phrase: str) -> str:
+    def _reply(context, idx: int, body: dict, status: int, phrase: str, content_type: str = "application/json") -> str:
         # The status line gets the standard phrase: the detailed message (which may quote non-ASCII client
         # input) belongs in the JSON body, not in an HTTP header line.
         context.set_response_status(status, HTTPStatus(status).phrase, idx)
-        context.set_response_content_type(idx, "application/json")
-        return json.dumps(body)
+        context.set_response_content_type(idx, content_type)
+        return json.dumps(body) + ("\n" if content_type == NDJSON else "")
 
     def _metrics(self, context, started: float, received: int, accepted: int) -> None:
         metrics = getattr(context, "metrics", None)

@@ -1,16 +1,15 @@
-"""gan: MNIST-style digits. {"num_samples": 1..64, "seed"?} -> {"num_samples", "seed", "image_base64_png"}.
+"""gan: MNIST-style digits. {"num_samples": 1..64, "seed"?, "return"?} -> {"num_samples", "seed", "image_base64_png"}
+(or "images_base64_png", one PNG per sample, with "return": "images").
 
 The latent noise of every request in a batch is drawn from that request's own generator (seeded by
 `seed`, or by a fresh random seed that is returned), concatenated, run through the generator in one
 ONNX Runtime call, and split back: the same seed gives the same grid whatever batch it landed in.
 """
-import secrets
-
 import numpy as np
 
-from genai_serve.imaging import make_grid, png_base64
+from genai_serve.imaging import samples_body
 from genai_serve.runtime import OnnxModel
-from handlers.base import BaseHandler
+from handlers.base import BaseHandler, seed_or_fresh
 
 
 class GanHandler(BaseHandler):
@@ -19,16 +18,15 @@ class GanHandler(BaseHandler):
         self.latent_dim = int(self.config.get("latent_dim", 100))
 
     def parse(self, decoded, params):
-        seed = params.seed if params.seed is not None else secrets.randbits(32)
+        seed = seed_or_fresh(params.seed)
         z = np.random.default_rng(seed).standard_normal((params.num_samples, self.latent_dim), dtype=np.float32)
-        return seed, z
+        return seed, z, params.return_
 
     def infer(self, items):
-        images = self.model(np.concatenate([z for _, z in items]))  # (sum n, 1, 28, 28) in [-1, 1]
+        images = self.model(np.concatenate([z for _, z, _ in items]))  # (sum n, 1, 28, 28) in [-1, 1]
         out, start = [], 0
-        for seed, z in items:
+        for seed, z, layout in items:
             mine = images[start : start + len(z)]
             start += len(z)
-            grid = make_grid((mine + 1.0) / 2.0)
-            out.append({"num_samples": len(z), "seed": seed, "image_base64_png": png_base64(grid)})
+            out.append(samples_body((mine + 1.0) / 2.0, seed, layout))
         return out

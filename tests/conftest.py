@@ -36,6 +36,8 @@ class FakeContext:
         self.status: dict[int, tuple[int, str]] = {}
         self.content_types: dict[int, str] = {}
         self.headers: dict[int, dict] = {}
+        self.response_headers: dict[int, dict] = {}
+        self.request_ids = {i: f"request-{i}" for i in range(64)}
 
     def set_response_status(self, code=200, phrase="", idx=0):
         self.status[idx] = (code, phrase)
@@ -43,24 +45,38 @@ class FakeContext:
     def set_response_content_type(self, idx, value):
         self.content_types[idx] = value
 
+    def set_response_header(self, idx, key, value):
+        self.response_headers.setdefault(idx, {})[key] = value
+
     def get_request_header(self, idx, key):
         return self.headers.get(idx, {}).get(key)
 
 
-RANDOM_NETS = {"cnn": ("cnn_a2", {"num_classes": 10, "image_size": 64}), "gan": ("gan_generator", {"latent_dim": 100})}
+RANDOM_NETS = {
+    "cnn": ("cnn_a2", {"num_classes": 10, "image_size": 64}),
+    "gan": ("gan_generator", {"latent_dim": 100}),
+    "ebm": ("ebm_energy", {}),
+    "diffusion": ("diffusion_unet", {"image_size": 32, "num_channels": 3, "embedding_dim": 32}),
+}
+# What a trainer stores beside the weights (the diffusion normaliser): export writes it as the sidecar.
+RANDOM_EXTRA = {"diffusion": {"normalizer": {"mean": [0.5, 0.45, 0.4], "std": [0.25, 0.24, 0.26]}}}
 
 
 @pytest.fixture(scope="session")
 def random_exports(tmp_path_factory) -> Paths:
-    """checkpoints/ + artifacts/ for cnn and gan from seeded random weights, via export.run (parity-gated)."""
+    """checkpoints/ + artifacts/ for every image model from seeded random weights, via export.run (gated)."""
     import torch
     from export.run import main as export_main
 
     paths = Paths(tmp_path_factory.mktemp("project"))
     torch.manual_seed(0)
     for model, (net, kwargs) in RANDOM_NETS.items():
-        save_checkpoint(paths.checkpoint(model), net=net, kwargs=kwargs, state_dict=build(net, **kwargs).state_dict(),
-                        metrics={"note": "random init (test fixture)"}, data={"source": "none"})
+        state = build(net, **kwargs).state_dict()
+        if model == "diffusion":  # the UNet's last conv starts at zero (seed init); random weights exercise more
+            state = {k: v + 0.05 * torch.randn_like(v) if k.startswith("final") else v for k, v in state.items()}
+        save_checkpoint(paths.checkpoint(model), net=net, kwargs=kwargs, state_dict=state,
+                        metrics={"note": "random init (test fixture)"}, data={"source": "none"},
+                        extra=RANDOM_EXTRA.get(model))
     export_main(["--base", str(paths.base), *RANDOM_NETS])
     return paths
 
@@ -81,7 +97,12 @@ def make_handler(model: str, paths: Paths, tmp_path: Path):
     (model_dir / "model_card.json").write_text(json.dumps(model_card(spec, "1.0", info, paths)))
     config = yaml.safe_load(yaml.safe_dump(model_config_yaml(spec, registry)))  # as TorchServe reads it back
     module = importlib.import_module(spec.handler.removesuffix(".py").replace("/", "."))
-    handler_cls = next(v for v in vars(module).values() if isinstance(v, type) and v.__module__ == module.__name__)
+    # TorchServe's own rule (ts/model_loader.py): a handler module must define exactly one class.
+    from ts.utils.util import list_classes_from_module
+
+    classes = list_classes_from_module(module)
+    assert len(classes) == 1, f"{spec.handler} defines {classes}: TorchServe needs exactly one class"
+    handler_cls = classes[0]
     handler = handler_cls()
     context = FakeContext(model_dir, model, model_yaml_config=config)
     handler.initialize(context)

@@ -66,3 +66,33 @@ def test_registry_entries_point_at_real_files():
         assert spec.default_version in spec.versions
         body, content_type = spec.sample_body()
         assert body and content_type
+
+
+def test_iterative_exports_carry_what_sampling_needs(random_exports):
+    ebm = json.loads((random_exports.artifact_dir("ebm") / "export.json").read_text())
+    assert ebm["format"] == "torch_state" and ebm["parity"]["passed"]
+    assert set(ebm["parity"]["max_abs_diff"]) == {"real_images", "uniform_start"}
+    diffusion = json.loads((random_exports.artifact_dir("diffusion") / "export.json").read_text())
+    assert diffusion["format"] == "onnx" and max(diffusion["parity"]["max_abs_diff"].values()) <= 1e-4
+    sidecar = json.loads((random_exports.artifact_dir("diffusion") / "sampler.json").read_text())
+    assert sidecar["normalizer"]["std"] == [0.25, 0.24, 0.26]
+    assert set(diffusion["artifacts"]) == {"model.onnx", "sampler.json"}
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(random_exports.artifact_dir("diffusion") / "model.onnx"))
+    assert [i.name for i in session.get_inputs()] == ["x", "noise_variance"]
+
+
+def test_torch_state_gate_refuses_a_network_with_non_finite_outputs(tmp_path):
+    import torch
+
+    from export.kinds import export_torch_state
+    from genai_serve.checkpoint import save_checkpoint
+
+    state = build("ebm_energy").state_dict()
+    state["fc2.bias"] = torch.tensor([float("nan")])
+    ckpt = tmp_path / "model.pt"
+    save_checkpoint(ckpt, net="ebm_energy", kwargs={}, state_dict=state, metrics={}, data={})
+    with pytest.raises(RuntimeError, match="non-finite"):
+        export_torch_state(load_registry()["ebm"], ckpt, tmp_path / "out")
+    assert not (tmp_path / "out" / "model.pt").exists()

@@ -1,0 +1,129 @@
+"""Sampler speed, side by side in one run (python -m loadtests.bench_samplers; `make bench-samplers`).
+
+1. The 50-step reverse diffusion loop for 16 images with the UNet in ONNX Runtime vs eager torch (the same
+   loop, genai_serve/sampling/diffusion.py, driving either network).
+2. Langevin for 4 concurrent requests: one batched loop (what the ebm handler does with a batch) vs the four
+   run one at a time (what an unbatched server does).
+3. The largest request each model admits (64 samples x 1000 steps), extrapolated from a timed 64-sample run
+   of fewer steps (every step costs the same), to size responseTimeout.
+
+Needs `make train export` (artifacts/ and checkpoints/). Rounds alternate so machine drift hits both sides;
+the table reports medians. Writes the section between the `bench:samplers` markers in docs/BENCHMARKS.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+
+import numpy as np
+import torch
+
+from genai_serve.checkpoint import build_from_checkpoint
+from genai_serve.registry import REPO_ROOT, Paths
+from genai_serve.runtime import OnnxModel
+from genai_serve.sampling.diffusion import reverse_diffusion
+from genai_serve.sampling.langevin import langevin
+from loadtests.report import replace_section
+
+
+def timed(fn) -> float:
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
+def alternate(rounds: int, **variants) -> dict[str, float]:
+    """Median seconds of each variant, run in turn `rounds` times (after one untimed warm-up each)."""
+    for fn in variants.values():
+        fn()
+    times = {name: [] for name in variants}
+    for _ in range(rounds):
+        for name, fn in variants.items():
+            times[name].append(timed(fn))
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+def diffusion_loops(paths: Paths, threads: int):
+    unet_ort = OnnxModel(paths.artifact_dir("diffusion") / "model.onnx", threads)
+    net, _ = build_from_checkpoint(paths.checkpoint("diffusion"))
+
+    def unet_torch(x, v):
+        with torch.inference_mode():
+            return net(torch.from_numpy(x), torch.from_numpy(v)).numpy()
+
+    def loop(unet, n: int, steps: int):
+        x0 = np.random.default_rng(0).standard_normal((n, 3, 32, 32), dtype=np.float32)
+        return lambda: reverse_diffusion(unet, x0, steps)
+
+    return unet_ort, unet_torch, loop
+
+
+def ebm_loop(paths: Paths):
+    blob = torch.load(paths.artifact_dir("ebm") / "model.pt", weights_only=True)
+    from genai_serve.nets import build
+
+    net = build(blob["config"]["net"], **blob["config"]["kwargs"])
+    net.load_state_dict(blob["state_dict"])
+    net.eval().requires_grad_(False)
+
+    def run(requests: list[tuple[int, int]], steps: int):
+        """requests: (seed, num_samples) sharing one loop, as the handler batches them."""
+        gens = [(torch.Generator().manual_seed(seed), n) for seed, n in requests]
+        x0 = torch.cat([torch.rand((n, 3, 32, 32), generator=g) * 2 - 1 for g, n in gens])
+        with torch.no_grad():
+            return langevin(net, x0, steps, 10.0, 0.01, generators=gens)
+
+    return run
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=1, help="threads per worker (1: eight workers on 2 cores)")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/BENCHMARKS.md alone")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    paths = Paths()
+    rows = []
+
+    unet_ort, unet_torch, loop = diffusion_loops(paths, args.threads)
+    d = alternate(args.rounds, ort=loop(unet_ort, 16, 50), torch=loop(unet_torch, 16, 50))
+    rows.append(("diffusion: 50-step reverse loop, 16 images", f"ONNX Runtime {d['ort']:.2f} s",
+                 f"eager torch {d['torch']:.2f} s", f"{d['torch'] / d['ort']:.2f}x"))
+
+    ebm = ebm_loop(paths)
+    reqs = [(seed, 16) for seed in range(4)]
+    e = alternate(args.rounds, batched=lambda: ebm(reqs, 256), serial=lambda: [ebm([r], 256) for r in reqs])
+    rows.append(("ebm: 4 concurrent requests x 16 images x 256 Langevin steps", f"one batched loop {e['batched']:.2f} s",
+                 f"one at a time {e['serial']:.2f} s", f"{e['serial'] / e['batched']:.2f}x"))
+
+    probe = 20
+    big_d = timed(loop(unet_ort, 64, probe)) / probe * 1000
+    big_e = timed(lambda: ebm([(0, 64)], probe)) / probe * 1000
+    largest = (f"largest request (64 samples x 1000 steps), extrapolated from {probe} steps: "
+               f"diffusion {big_d:.0f} s, ebm {big_e:.0f} s")
+
+    section = [
+        f"Command: `make bench-samplers` (`python -m loadtests.bench_samplers --threads {args.threads} "
+        f"--rounds {args.rounds}`), {time.strftime('%Y-%m-%d')}, {platform.processor() or platform.machine()}, "
+        f"torch {torch.__version__}, {args.threads} thread(s) per network (what each worker gets when the whole "
+        "registry shares 2 cores). Medians of alternating rounds after a warm-up; offline-trained weights.",
+        "",
+        "| what | A | B | B / A |",
+        "|---|---|---|---|",
+        *[f"| {what} | {a} | {b} | {ratio} |" for what, a, b, ratio in rows],
+        "",
+        largest + ". responseTimeout for ebm and diffusion (models.yaml) must cover a batch of such requests.",
+    ]
+    text = "\n".join(section)
+    print(text)
+    print(json.dumps({"diffusion": d, "ebm": e, "largest_s": {"diffusion": big_d, "ebm": big_e}}))
+    if not args.no_write:
+        replace_section(REPO_ROOT / "docs" / "BENCHMARKS.md", "samplers", "Iterative samplers (ebm, diffusion)", text)
+
+
+if __name__ == "__main__":
+    main()
