@@ -34,6 +34,32 @@ def card_summary(server: Server, name: str) -> str:
     return f"version {card.get('version')}; trained on {data.get('source', 'unknown data')}"
 
 
+def build_gallery(server: Server, out: Path) -> Path:
+    """Fetch every gallery request from `server`, write the PNGs and index.html into `out`; returns the page."""
+    out.mkdir(parents=True, exist_ok=True)
+    sections = []
+    for spec in load_registry().values():
+        if not spec.gallery:
+            continue
+        figures = []
+        for i, params in enumerate(spec.gallery):
+            png, _ = fetch(server, spec.name, params)
+            (out / f"{spec.name}-{i}.png").write_bytes(png)
+            figures.append(f'<figure><img src="{spec.name}-{i}.png" width="276"><figcaption><code>'
+                           f'{html.escape(json.dumps(params))}</code></figcaption></figure>')
+            print(f"{spec.name}: {out / f'{spec.name}-{i}.png'} {params}")
+        sections.append(f"<h2>{spec.name}</h2><p>{html.escape(spec.description)}<br><small>"
+                        f"{html.escape(card_summary(server, spec.name))}</small></p>{''.join(figures)}")
+    page = out / "index.html"
+    page.write_text(
+        "<!doctype html><meta charset='utf-8'><title>genai-serve gallery</title>"
+        "<style>body{font-family:sans-serif;max-width:960px;margin:2em auto}figure{display:inline-block;"
+        "margin:0 1em 1em 0}img{image-rendering:pixelated;border:1px solid #ccc}</style>"
+        "<h1>genai-serve gallery</h1><p>Samples from the running server (<code>make gallery</code>), "
+        "requested with the parameters under each image.</p>" + "".join(sections) + "\n")
+    return page
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "docs" / "gallery")
@@ -42,27 +68,7 @@ def main(argv=None) -> int:
     if not server.is_up():
         print("TorchServe is not running: `make serve` first", file=sys.stderr)
         return 1
-    args.out.mkdir(parents=True, exist_ok=True)
-    sections = []
-    for spec in load_registry().values():
-        if not spec.gallery:
-            continue
-        figures = []
-        for i, params in enumerate(spec.gallery):
-            png, _ = fetch(server, spec.name, params)
-            (args.out / f"{spec.name}-{i}.png").write_bytes(png)
-            figures.append(f'<figure><img src="{spec.name}-{i}.png" width="276"><figcaption><code>'
-                           f'{html.escape(json.dumps(params))}</code></figcaption></figure>')
-            print(f"{spec.name}: {args.out / f'{spec.name}-{i}.png'} {params}")
-        sections.append(f"<h2>{spec.name}</h2><p>{html.escape(spec.description)}<br><small>"
-                        f"{html.escape(card_summary(server, spec.name))}</small></p>{''.join(figures)}")
-    (args.out / "index.html").write_text(
-        "<!doctype html><meta charset='utf-8'><title>genai-serve gallery</title>"
-        "<style>body{font-family:sans-serif;max-width:960px;margin:2em auto}figure{display:inline-block;"
-        "margin:0 1em 1em 0}img{image-rendering:pixelated;border:1px solid #ccc}</style>"
-        "<h1>genai-serve gallery</h1><p>Samples from the running server (<code>make gallery</code>), "
-        "requested with the parameters under each image.</p>" + "".join(sections) + "\n")
-    print(f"gallery: {args.out / 'index.html'}")
+    print(f"gallery: {build_gallery(server, args.out)}")
     return 0
 
 

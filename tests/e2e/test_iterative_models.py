@@ -101,3 +101,16 @@ def test_return_images_gives_one_png_per_sample(served):
     assert r.status_code == 200, r.text
     images = [png(b) for b in r.json()["images_base64_png"]]
     assert [im.size for im in images] == [(32, 32)] * 3
+
+
+def test_gallery_writes_every_image_models_pngs_and_a_page_that_shows_them(served, tmp_path):
+    from genai_serve.gallery import build_gallery
+
+    page = build_gallery(served.server, tmp_path)
+    html = page.read_text()
+    expected = [f"{spec.name}-{i}.png" for spec in served.registry.values() for i in range(len(spec.gallery))]
+    assert {"gan-0.png", "ebm-1.png", "diffusion-1.png"} <= set(expected)
+    for name in expected:
+        assert f'src="{name}"' in html
+        assert png(base64.b64encode((tmp_path / name).read_bytes()).decode()).size[0] > 100
+    assert "NOT CIFAR-10" in html  # the model card's data provenance is shown with the samples
