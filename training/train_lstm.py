@@ -40,6 +40,7 @@ def parse_args(argv=None):
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--embed-dim", type=int, default=64)
     p.add_argument("--hidden-size", type=int, default=128)
+    p.add_argument("--min-freq", type=int, default=MIN_FREQ, help="rarer words become <unk> (as for the bigram)")
     return p.parse_args(argv)
 
 
@@ -80,7 +81,7 @@ def main(argv=None) -> dict:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     train, held = split(read_texts(args.corpus))
-    vocab = Vocab.build(train, MIN_FREQ)
+    vocab = Vocab.build(train, args.min_freq)
     train_ids, held_ids = [vocab.encode_text(t) for t in train], [vocab.encode_text(t) for t in held]
     kwargs = {"vocab_size": len(vocab), "embed_dim": args.embed_dim, "hidden_size": args.hidden_size}
     net = build("tiny_lstm_lm", **kwargs)
@@ -104,18 +105,20 @@ def main(argv=None) -> dict:
         batches.record(epoch, (loss.item(),), loss=f"{loss.item():.3f}")
     seconds = time.perf_counter() - t0
     net.eval()
-    bigram = BigramModel.fit(train, MIN_FREQ)  # same split, same vocabulary rule: the baseline to beat
-    best_alpha = min((0.3, 0.1, 0.03, 0.01, 0.003), key=lambda a: BigramModel.fit(train, MIN_FREQ, a).perplexity(held))
+    bigram = BigramModel.fit(train, args.min_freq)  # same split, same vocabulary: the baseline to beat
+    alphas = (0.3, 0.1, 0.03, 0.01, 0.003)  # add-k smoothing tuned on the held-out split: the strongest bigram
+    best_alpha = min(alphas, key=lambda a: BigramModel.fit(train, args.min_freq, a).perplexity(held))
     metrics = {
         "heldout_perplexity": round(perplexity(net, held_ids, vocab.eos), 3),
         "bigram_heldout_perplexity": round(bigram.perplexity(held), 3),
-        "bigram_best_add_k_heldout_perplexity": round(BigramModel.fit(train, MIN_FREQ, best_alpha).perplexity(held), 3),
+        "bigram_best_add_k_heldout_perplexity": round(BigramModel.fit(train, args.min_freq, best_alpha).perplexity(held), 3),
         "bigram_best_add_k_alpha": best_alpha,
         "train_loss": round(float(np.mean(batches.last_epoch())), 4) if batches.steps else None,
         "train_steps": batches.steps,
         "epochs": round(batches.steps / batches.steps_per_epoch, 2),
         "train_seconds": round(seconds, 1),
         "vocab_size": len(vocab),
+        "min_freq": args.min_freq,
         "unk_dropout": UNK_DROPOUT,
         "metrics_window": "train_loss: mean over the last epoch; perplexities: held-out split",
         "samples": samples(net, vocab),
