@@ -34,7 +34,7 @@ def _record(fmt: str, ckpt: dict, parity: dict, **more) -> dict:
             **more}
 
 
-def _gate_texts(ckpt: dict) -> list[list[str]]:
+def gate_texts(ckpt: dict) -> list[list[str]]:
     """Held-out texts of the corpus the checkpoint saw (the gate's real inputs)."""
     from genai_serve.registry import REPO_ROOT
     from training.text_data import read_texts, split
@@ -52,7 +52,7 @@ def export_bigram_table(spec: ModelSpec, ckpt_path: Path, out_dir: Path) -> dict
     model = from_checkpoint(ckpt)
     payload = json.dumps(model.to_json(), separators=(",", ":"))
     reloaded = BigramModel.from_json(json.loads(payload))
-    held = _gate_texts(ckpt)
+    held = gate_texts(ckpt)
     diffs = {"heldout_logprob": max((abs(model.logprob(p, w) - reloaded.logprob(p, w))
                                      for t in held for ids in [model.vocab.encode_text(t)]
                                      for p, w in zip(ids, ids[1:])), default=0.0)}

@@ -98,4 +98,4 @@ def test_trained_vectors_put_words_of_a_kind_together(tmp_path):
     assert {"queen", "prince", "princess"} & set(near["king"])
     assert {"cat", "fox", "wolf", "pig", "cow", "horse", "goat"} & set(near["dog"])
     assert {"cake", "cheese", "soup", "pie", "milk"} & set(near["bread"])
-    assert metrics["words"] > 500 and metrics["dim"] == 100
+    assert metrics["words"] > 500 and metrics["dim"] == 50
