@@ -99,3 +99,19 @@ def test_trained_vectors_put_words_of_a_kind_together(tmp_path):
     assert {"cat", "fox", "wolf", "pig", "cow", "horse", "goat"} & set(near["dog"])
     assert {"cake", "cheese", "soup", "pie", "milk"} & set(near["bread"])
     assert metrics["words"] > 500 and metrics["dim"] == 50
+
+
+def test_archive_packs_the_pipeline_directory(text_exports):
+    import zipfile
+
+    from export import archive as archive_mod
+    from genai_serve.registry import load_registry
+
+    registry = load_registry()
+    mar = archive_mod.archive(registry["embeddings"], "1.0", registry, text_exports)
+    with zipfile.ZipFile(mar) as z:
+        names = set(z.namelist())
+        card = json.loads(z.read("model_card.json"))
+    assert {"embeddings.json", "embeddings.py", "pipeline/vocab/vectors", "pipeline/vocab/strings.json",
+            "pipeline/config.cfg"} <= names
+    assert len(card["artifacts"]["pipeline"]["sha256"]) == 64

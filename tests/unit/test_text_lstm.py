@@ -107,3 +107,15 @@ def test_bad_requests_are_400_naming_the_field_and_the_rest_of_the_batch_is_serv
     handler, ctx = text_handler("lstm")
     out, codes = run(handler, ctx, [bad, {"start_word": "The", "length": 10}])
     assert codes == [400, 200] and out[0]["field"] == field
+
+
+def test_random_gate_inputs_support_token_ids_and_a_batch_axis_other_than_zero():
+    from export.onnx import input_specs, random_inputs
+
+    specs = input_specs({"tokens": {"shape": [1], "dtype": "int64", "high": 30}, "h": {"shape": [1, 128], "batch_axis": 1},
+                         "x": [3]})
+    feed = random_inputs(specs, 5, np.random.default_rng(0))
+    assert feed["tokens"].shape == (5, 1) and feed["tokens"].dtype == np.int64
+    assert 0 <= feed["tokens"].min() and feed["tokens"].max() < 30
+    assert feed["h"].shape == (1, 5, 128) and feed["h"].dtype == np.float32
+    assert feed["x"].shape == (5, 3)  # the old form: a bare per-sample shape, batch first
