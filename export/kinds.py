@@ -7,6 +7,7 @@ checkpoint's and artifacts' checksums. Adding an export format = one function he
   onnx         a fixed graph (cnn, gan, the diffusion UNet): parity-gated ONNX file, model.onnx
   torch_state  a network that serving must run in torch (the EBM: Langevin needs dE/dx by autograd):
                config + state_dict as model.pt, gated by reloading it into a fresh network
+  bigram_table, lstm_step, spacy_vectors   the text models (export/text.py)
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from typing import Callable
 import torch
 
 from export.onnx import export_with_gate
+from export.text import export_bigram_table, export_lstm_step, export_spacy_vectors
 from genai_serve.checkpoint import atomic_write_bytes, atomic_write_json, build_from_checkpoint
 from genai_serve.nets import build
 from genai_serve.registry import ModelSpec, resolve
@@ -77,4 +79,7 @@ def export_torch_state(spec: ModelSpec, ckpt_path: Path, out_dir: Path) -> dict:
 EXPORTERS: dict[str, Callable[[ModelSpec, Path, Path], dict]] = {
     "onnx": export_onnx,
     "torch_state": export_torch_state,
+    "bigram_table": export_bigram_table,
+    "lstm_step": export_lstm_step,
+    "spacy_vectors": export_spacy_vectors,
 }

@@ -47,3 +47,25 @@ def diffusion_batch(ckpt, n: int = 16) -> dict:
     eps = np.random.default_rng(1).standard_normal(images.shape, dtype=np.float32)
     return {"x": (signal_rates * images + noise_rates * eps).astype(np.float32),
             "noise_variance": (noise_rates ** 2).astype(np.float32)}
+
+
+
+def lstm_states(ckpt, n_texts: int = 8, max_len: int = 40, every: int = 4) -> dict:
+    """The LSTM step's real inputs: (token, h, c) as serving meets them, i.e. the states reached by reading
+    held-out texts from <s> with a zero state, taken every `every` tokens."""
+    from export.text import gate_texts
+    from genai_serve.nets import build
+    from genai_serve.nets.lstm import numpy_step
+    from genai_serve.text.tokenize import Vocab
+
+    net = build(ckpt["config"]["net"], **ckpt["config"]["kwargs"])
+    net.load_state_dict(ckpt["state_dict"])
+    step, vocab = numpy_step(net.eval()), Vocab(ckpt["extra"]["vocab"])
+    tokens, hs, cs = [], [], []
+    for toks in gate_texts(ckpt)[:n_texts]:
+        h = c = np.zeros((1, 1, net.hidden_size), np.float32)
+        for t, tok in enumerate(vocab.encode_text(toks)[:max_len]):
+            if t % every == 0:
+                tokens.append([tok]), hs.append(h), cs.append(c)
+            _, h, c = step(np.array([[tok]], np.int64), h, c)
+    return {"tokens": np.array(tokens, np.int64), "h": np.concatenate(hs, axis=1), "c": np.concatenate(cs, axis=1)}

@@ -1,8 +1,11 @@
 """Request schemas built once from the registry's `request:` section (pydantic), so every model validates
 the same way and the same schema documents the API (`python -m genai_serve.schema` -> JSON Schema).
 
-Spec per field: {type: int|float|str|bool, default, min, max, exclusive_min, exclusive_max, min_length,
-max_length, choices, description, note}. `note` says why a limit exists and is appended to its 400. `exclusive_min: 0` admits (0, max]: a step size of 0 would do nothing.
+Spec per field: {type: int|float|str|bool|list, default, min, max, exclusive_min, exclusive_max, min_length,
+max_length, choices, description, note}. `exclusive_min: 0` admits (0, max]: a step size of 0 would do nothing.
+`note` says why a limit exists and is appended to its 400.
+A list field also takes {items: int|float|str|bool (default str), min_items, max_items}; its min/max and
+min_length/max_length then apply to each item (e.g. words: a list of 1..100 strings of 1..100 characters).
 Query parameters arrive as strings, so numbers in strings ("4") are accepted; booleans are refused for
 numeric fields (JSON `true` is not a sample count), as are NaN/Infinity and fractional integers.
 Unknown fields are ignored: the seed apps' clients send extra keys we do not use.
@@ -37,9 +40,16 @@ def _coerce(py_type):
     return convert
 
 
+_KINDS = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false"}
+
+
 def allowed_text(spec: dict) -> str:
     """Human words for what a field admits, used in every 400 for that field."""
-    kind = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false"}[spec["type"]]
+    if spec["type"] == "list":
+        item = {k: v for k, v in spec.items() if k not in ("items", "min_items", "max_items", "description")}
+        each = allowed_text({**item, "type": spec.get("items", "str")})
+        return f"a list of {spec.get('min_items', 0)}..{spec.get('max_items', 'any')} items, each {each}"
+    kind = _KINDS[spec["type"]]
     if "choices" in spec:
         return "one of " + ", ".join(repr(c) for c in spec["choices"])
     lo, hi = spec.get("min", spec.get("exclusive_min")), spec.get("max", spec.get("exclusive_max"))
@@ -52,7 +62,27 @@ def allowed_text(spec: dict) -> str:
     return kind
 
 
+def _item_type(spec: dict):
+    """The annotated type of one list item: the list spec's item type with its per-item bounds."""
+    kind = spec.get("items", "str")
+    bounds = {"ge": spec.get("min"), "le": spec.get("max"), "min_length": spec.get("min_length"),
+              "max_length": spec.get("max_length"), "allow_inf_nan": False if kind == "float" else None}
+    item = Annotated[_TYPES[kind], Field(**{k: v for k, v in bounds.items() if v is not None})]
+    return Annotated[item, BeforeValidator(_refuse_bool)] if kind in ("int", "float") else item
+
+
+def _list_field(spec: dict):
+    constraints = {"min_length": spec.get("min_items"), "max_length": spec.get("max_items"),
+                   "description": spec.get("description") or allowed_text(spec)}
+    annotated = Annotated[list[_item_type(spec)], Field(**{k: v for k, v in constraints.items() if v is not None})]
+    if spec.get("required"):
+        return (annotated, ...)
+    return (annotated | None, spec.get("default"))
+
+
 def _field(name: str, spec: dict):
+    if spec["type"] == "list":
+        return _list_field(spec)
     py_type = _TYPES[spec["type"]]
     if "choices" in spec:
         py_type = Literal[tuple(spec["choices"])]

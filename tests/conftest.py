@@ -91,8 +91,9 @@ def make_handler(model: str, paths: Paths, tmp_path: Path):
     spec = registry[model]
     model_dir = tmp_path / f"{model}-model-dir"
     model_dir.mkdir()
-    for name in spec.artifacts:
-        shutil.copy2(paths.artifact_dir(model) / name, model_dir / name)
+    for name in spec.artifacts:  # a file, or a directory (a spaCy pipeline)
+        src = paths.artifact_dir(model) / name
+        (shutil.copytree if src.is_dir() else shutil.copy2)(src, model_dir / name)
     info = json.loads((paths.artifact_dir(model) / "export.json").read_text())
     (model_dir / "model_card.json").write_text(json.dumps(model_card(spec, "1.0", info, paths)))
     config = yaml.safe_load(yaml.safe_dump(model_config_yaml(spec, registry)))  # as TorchServe reads it back

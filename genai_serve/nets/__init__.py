@@ -2,6 +2,7 @@
 from genai_serve.nets.cnn import CNN_A2
 from genai_serve.nets.ebm import EnergyModel
 from genai_serve.nets.gan import GANDiscriminator, GANGenerator
+from genai_serve.nets.lstm import TinyLSTMLM
 from genai_serve.nets.unet import UNet
 
 NETS = {
@@ -10,6 +11,7 @@ NETS = {
     "gan_discriminator": GANDiscriminator,
     "ebm_energy": EnergyModel,
     "diffusion_unet": UNet,
+    "tiny_lstm_lm": TinyLSTMLM,
 }
 
 
