@@ -1,13 +1,13 @@
 """Decode one request as TorchServe hands it to a handler into (params, raw bytes).
 
-TorchServe gives each request as a dict: the body under "data" or "body", multipart form fields and
-query parameters under their own names. The body is already a dict when the client sent
-Content-Type: application/json and it parsed; otherwise it is bytes (raw upload, malformed JSON, gRPC,
+TorchServe gives each request as a dict: the body under "data" or "body", multipart and urlencoded form
+fields under their own names (URL query parameters never reach a handler: pytorch/serve#989). The body is
+already a dict when the client sent Content-Type: application/json and it parsed; otherwise it is bytes (raw upload, malformed JSON, gRPC,
 which never parses) or str (text/* content types). We accept, in that order of precedence:
   - a JSON object (parsed dict, or bytes/str that parse as one)   -> params
   - a base64 string under a `binary_fields` key inside the JSON    -> raw (e.g. {"image": "<b64>"})
   - raw bytes that are not JSON                                     -> raw
-  - multipart/query fields: binary fields -> raw, the rest -> params (strings)
+  - multipart/form fields: binary fields -> raw, the rest -> params (strings)
 """
 from __future__ import annotations
 

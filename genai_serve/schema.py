@@ -6,7 +6,7 @@ max_length, choices, description, note}. `exclusive_min: 0` admits (0, max]: a s
 `note` says why a limit exists and is appended to its 400.
 A list field also takes {items: int|float|str|bool (default str), min_items, max_items}; its min/max and
 min_length/max_length then apply to each item (e.g. words: a list of 1..100 strings of 1..100 characters).
-Query parameters arrive as strings, so numbers in strings ("4") are accepted; booleans are refused for
+Form fields arrive as strings, so numbers in strings ("4") are accepted; booleans are refused for
 numeric fields (JSON `true` is not a sample count), as are NaN/Infinity and fractional integers.
 Unknown fields are ignored: the seed apps' clients send extra keys we do not use.
 """
@@ -103,7 +103,7 @@ def _field(name: str, spec: dict):
     if spec["type"] in ("int", "float"):
         annotated = Annotated[annotated, BeforeValidator(_refuse_bool)]
     if "choices" in spec and spec["type"] != "str":
-        # A Literal compares values strictly; query parameters arrive as strings ("32"), so coerce first.
+        # A Literal compares values strictly; form fields arrive as strings ("32"), so coerce first.
         annotated = Annotated[annotated, BeforeValidator(_coerce(_TYPES[spec["type"]]))]
     if default is None and not spec.get("required", False):
         return (annotated | None, None)
