@@ -84,6 +84,7 @@ def main(argv=None) -> None:
     parser.add_argument("--threads", type=int, default=1, help="threads per worker (1: eight workers on 2 cores)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/BENCHMARKS.md alone")
+    parser.add_argument("--note", default="", help="conditions of this run worth recording (e.g. other load)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     paths = Paths()
@@ -117,7 +118,7 @@ def main(argv=None) -> None:
         *[f"| {what} | {a} | {b} | {ratio} |" for what, a, b, ratio in rows],
         "",
         largest + ". responseTimeout for ebm and diffusion (models.yaml) must cover a batch of such requests.",
-    ]
+    ] + ([f"Note: {args.note}"] if args.note else [])
     text = "\n".join(section)
     print(text)
     print(json.dumps({"diffusion": d, "ebm": e, "largest_s": {"diffusion": big_d, "ebm": big_e}}))
