@@ -40,6 +40,8 @@ def _parse_json_bytes(blob: bytes, name: str):
         raise InputError(f"body is not UTF-8 text: {exc}", name) from None
     except json.JSONDecodeError as exc:
         raise InputError(f"body is not valid JSON: {exc.msg} at position {exc.pos}", name) from None
+    except RecursionError:  # json.loads recurses per nesting level: "[[[[...]]]]" x 5000 exhausts the stack
+        raise InputError("body nests JSON arrays/objects too deeply", name) from None
 
 
 def _b64(value: str, name: str) -> bytes:

@@ -5,7 +5,8 @@ Per batch (TorchServe hands `handle` a list with one entry per request):
      a bad request gets its own 4xx {"error", "field"} and is left out of the batch;
   2. run the valid ones together through `infer` (one forward pass / one sampling loop);
   3. return exactly one JSON response per request, in order.
-A bug in `infer` answers 500 for the requests of that batch; the worker stays up.
+A bug in `infer` answers 500 for the requests of that batch, a bug while parsing one request a 500 for that
+request alone; the worker stays up and TorchServe never sees an exception (which would fail the batch with 503).
 
 Long requests may stream: during `infer`, `send_partial(i, body)` sends one NDJSON line to the i-th valid
 request at once (TorchServe's intermediate response, HTTP chunked); returning `StreamFinal(body)` for it ends
@@ -106,6 +107,9 @@ class BaseHandler:
                 slots.append(i)
             except InputError as exc:
                 responses[i] = self._reply(context, i, exc.to_body(), exc.status, exc.message)
+            except Exception:  # our bug in decoding one request: a 500 for it alone, never the batch's 503
+                log.exception("%s: request %d could not be parsed", self.model_name, i)
+                responses[i] = self._reply_output(context, i, None)
         if items:
             try:
                 outputs = self.infer(items)

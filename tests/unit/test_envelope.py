@@ -62,3 +62,10 @@ def test_non_utf8_query_parameter():
 
 def test_empty_body_means_defaults():
     assert decode_request({"body": b""}).params == {}
+
+
+def test_json_nested_deeper_than_the_parser_can_recurse_is_a_400_not_a_crash():
+    # Found by the hostile-input suite: json.loads raised RecursionError, which escaped as TorchServe's 503.
+    with pytest.raises(InputError) as err:
+        decode_request({"body": b"[" * 5000 + b"]" * 5000})
+    assert err.value.field == "body" and "too deeply" in err.value.message

@@ -107,3 +107,18 @@ def test_requests_of_a_batch_share_one_onnx_runtime_call(handler_factory):
                              {"body": {"num_samples": 5, "seed": 2}}])
     assert calls == [(8, 100)]  # 3 + 5 latent vectors in one call; the invalid request never reached the model
     assert [o.get("num_samples") for o in out] == [3, None, 5]
+
+
+def test_a_bug_parsing_one_request_is_a_500_for_it_alone_and_the_batch_still_runs(handler_factory):
+    handler, ctx = handler_factory("gan")
+    original = handler.parse
+
+    def parse(decoded, params):
+        if params.num_samples == 3:
+            raise KeyError("a bug of ours")
+        return original(decoded, params)
+
+    handler.parse = parse
+    out = run(handler, ctx, [{"body": {"num_samples": 2}}, {"body": {"num_samples": 3}}, {"body": {"num_samples": 1}}])
+    assert [ctx.status[i][0] for i in range(3)] == [200, 500, 200]
+    assert out[1] == {"error": "internal error", "field": None}

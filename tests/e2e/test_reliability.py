@@ -1,0 +1,42 @@
+"""Hostile input for every registry model and a killed worker, through a real TorchServe (the fast part of
+issue 7's suite; `make reliability` runs the whole of it against `make serve`)."""
+from __future__ import annotations
+
+
+import pytest
+
+from genai_serve.registry import load_registry
+from genai_serve.reliability.faults import kill_worker_under_load
+from genai_serve.reliability.hostile import oversized_case
+from genai_serve.reliability.probe import check, probe
+from genai_serve.server import read_properties, CONFIG_TEMPLATE
+
+pytestmark = pytest.mark.e2e
+
+
+def worker_pids(served) -> dict[str, set[int]]:
+    return {name: {w["pid"] for w in served.server.call("GET", "management", f"/models/{name}").json()[0]["workers"]}
+            for name in served.registry}
+
+
+@pytest.mark.parametrize("model", list(load_registry()))
+def test_every_hostile_request_gets_a_4xx_naming_the_field_and_no_worker_dies(served, model):
+    before = worker_pids(served)
+    result = probe(served.server, served.spec(model))
+    assert result.tried > 10
+    assert result.server_errors == []
+    assert result.wrong == []
+    assert worker_pids(served) == before
+    assert served.server.predict(served.spec(model)).status_code == 200
+
+
+def test_a_body_over_max_request_size_gets_413_before_any_handler(served):
+    limit = int(read_properties(CONFIG_TEMPLATE)["max_request_size"])
+    assert check(served.server, served.spec("gan"), oversized_case(limit)) is None
+
+
+def test_a_killed_worker_is_replaced_and_every_request_after_recovery_succeeds(served):
+    report = kill_worker_under_load(served.server, served.spec("gan"), clients=4, max_seconds=90)
+    assert report["new_pid"] != report["killed_pid"]
+    assert report["after_recovery"]["failed"] == 0 and report["after_recovery"]["ok"] >= 20
+    assert report["during"]["ok"] > 0  # the load ran before, during and after the kill
