@@ -14,7 +14,7 @@ VERSION     ?=
 MODEL       ?=
 TRAIN_ARGS  := $(if $(DATA_DIR),--data-dir $(DATA_DIR)) $(if $(DOWNLOAD),--download)
 
-.PHONY: help setup check-java train export archive serve stop status smoke test test-unit test-e2e clean distclean all curl-examples loadtest bench bench-batching bench-samplers gallery
+.PHONY: help setup check-java train export archive serve stop status smoke test test-unit test-e2e clean distclean all curl-examples loadtest bench bench-batching bench-samplers gallery reliability soak
 
 help: ## list targets
 	@grep -E '^[a-zA-Z%_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -75,6 +75,12 @@ bench-samplers: setup ## ORT vs torch reverse diffusion, batched vs serial Lange
 	$(PY) -m loadtests.bench_samplers
 
 bench: bench-samplers bench-batching ## every benchmark (bench-batching needs `make serve`)
+
+reliability: setup ## hostile input, worker kills and a 10-minute soak against `make serve` -> docs/RELIABILITY.md
+	$(PY) -m genai_serve.reliability.run --soak-seconds $(or $(SOAK_SECONDS),600)
+
+soak: setup ## only the soak (SOAK_SECONDS=600): RSS of the JVM and workers under mixed load -> docs/RELIABILITY.md
+	$(PY) -m genai_serve.reliability.run --soak-only --soak-seconds $(or $(SOAK_SECONDS),600)
 
 gallery: setup ## samples from every image model on the running server -> docs/gallery/*.png + index.html
 	$(PY) -m genai_serve.gallery

@@ -1,0 +1,103 @@
+"""`make reliability` / `make soak`: the whole reliability suite against the running server (`make serve`),
+written to docs/RELIABILITY.md (+ docs/reliability-rss.svg).
+
+    python -m genai_serve.reliability.run [--soak-seconds 600] [--soak-only]
+
+1. every registry model gets its whole hostile-input corpus (genai_serve/reliability/hostile.py), then a body
+   one byte over max_request_size;
+2. every model's worker is killed with SIGKILL under load: recovery time, requests failed, requests after;
+3. a bounded mixed-load soak records JVM and worker RSS; growth after warm-up must stay under 10%.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+
+from genai_serve.registry import REPO_ROOT, load_registry
+from genai_serve.reliability.faults import kill_worker_under_load
+from genai_serve.reliability.hostile import oversized_case
+from genai_serve.reliability.probe import check, probe
+from genai_serve.reliability.soak import soak, svg_plot
+from genai_serve.server import CONFIG_TEMPLATE, Server, read_properties
+
+GROWTH_LIMIT = 10.0  # percent, after warm-up (issue 7)
+
+
+def input_section(server: Server, registry) -> tuple[list[str], bool]:
+    rows, ok = ["| model | hostile requests | 5xx | wrong answers |", "|---|---|---|---|"], True
+    for spec in registry.values():
+        result = probe(server, spec)
+        ok &= result.ok
+        rows.append(f"| {spec.name} | {result.tried} | {len(result.server_errors)} | {len(result.wrong)} |")
+        rows += [f"|  | {p[:150]} | | |" for p in (result.server_errors + result.wrong)[:5]]
+    limit = int(read_properties(CONFIG_TEMPLATE)["max_request_size"])
+    over = check(server, next(iter(registry.values())), oversized_case(limit))
+    ok &= over is None
+    rows.append("")
+    rows.append(f"A body of max_request_size + 1 = {limit + 1:,} bytes: "
+                + ("TorchServe's 413, as documented." if over is None else f"UNEXPECTED: {over}"))
+    return rows, ok
+
+
+def fault_section(server: Server, registry) -> tuple[list[str], bool]:
+    rows = ["| model | recovery (kill -9 -> new worker READY) | ok / failed during | ok / failed after recovery |",
+            "|---|---|---|---|"]
+    ok = True
+    for spec in registry.values():
+        r = kill_worker_under_load(server, spec)
+        ok &= r["new_pid"] is not None and r["after_recovery"]["failed"] == 0
+        rows.append(f"| {spec.name} | {r['recovery_seconds']} s | {r['during']['ok']} / {r['during']['failed']} | "
+                    f"{r['after_recovery']['ok']} / {r['after_recovery']['failed']} |")
+    return rows, ok
+
+
+def soak_section(server: Server, registry, seconds: float) -> tuple[list[str], bool]:
+    result = soak(server, list(registry.values()), seconds=seconds)
+    (REPO_ROOT / "docs" / "reliability-rss.svg").write_text(svg_plot(result["samples"], result["warmup"]))
+    growth = result["growth_percent_after_warmup"]
+    ok = growth["total"] < GROWTH_LIMIT and set(result["by_status"]) == {200}
+    return [f"{result['seconds']:.0f} s, {result['clients']} closed-loop clients, every model's sample request "
+            f"chosen at random; {result['requests']:,} requests, statuses {result['by_status']}.",
+            "", f"RSS growth after the {result['warmup']:.0f} s warm-up: JVM {growth['jvm']}%, workers "
+            f"{growth['workers']}%, total {growth['total']}% (limit {GROWTH_LIMIT:.0f}%).", "",
+            "![RSS over the soak](reliability-rss.svg)", "",
+            "Samples (s, JVM MB, workers MB): " + ", ".join(f"{s['t']:.0f}/{s['jvm']:.0f}/{s['workers']:.0f}"
+                                                          for s in result["samples"])], ok
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--soak-seconds", type=float, default=600)
+    parser.add_argument("--soak-only", action="store_true")
+    args = parser.parse_args(argv)
+    server, registry = Server(), load_registry()
+    if not server.healthy():
+        print("TorchServe is not running (or not healthy): `make serve` first", file=sys.stderr)
+        return 1
+    served = {m["modelName"] for m in server.call("GET", "management", "/models").json()["models"]}
+    registry = {name: spec for name, spec in registry.items() if name in served}
+    sections, ok = [], True
+    if not args.soak_only:
+        for title, fn in (("Hostile and malformed input", input_section), ("Worker faults", fault_section)):
+            print(f"== {title}", flush=True)
+            rows, passed = fn(server, registry)
+            sections += [f"## {title}", "", *rows, ""]
+            ok &= passed
+    print("== Soak", flush=True)
+    rows, passed = soak_section(server, registry, args.soak_seconds)
+    sections += ["## Soak", "", *rows, ""]
+    ok &= passed
+    head = ["# Reliability", "", f"Measured {time.strftime('%Y-%m-%d %H:%M')} UTC on {platform.node() or 'this machine'} "
+            f"({platform.machine()}, 2 cores) with `python -m genai_serve.reliability.run --soak-seconds "
+            f"{args.soak_seconds:.0f}{' --soak-only' if args.soak_only else ''}` against `make serve` "
+            f"(models: {', '.join(registry)}). Result: **{'PASS' if ok else 'FAIL'}**.", ""]
+    (REPO_ROOT / "docs" / "RELIABILITY.md").write_text("\n".join(head + sections))
+    print(json.dumps({"ok": ok}))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
