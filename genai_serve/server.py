@@ -140,9 +140,9 @@ class Server:
         busy = [p for p in self.ports.values() if _port_open(self.host, p)]
         if busy:
             raise ServerError(f"ports {busy} are in use; stop what holds them or choose other ports")
+        cmd = self._start_command()  # creates logs/ and run/tmp/
         with open(self.workdir / "logs" / "torchserve.out", "ab") as out:
-            subprocess.run(self._start_command(), cwd=self.workdir, env=self.env(), stdout=out,
-                           stderr=subprocess.STDOUT, check=True)
+            subprocess.run(cmd, cwd=self.workdir, env=self.env(), stdout=out, stderr=subprocess.STDOUT, check=True)
         self.wait_healthy(timeout)
 
     def start_foreground(self, timeout: float = 120.0) -> subprocess.Popen:
