@@ -40,10 +40,19 @@ def probe(workdir: Path, port: int, ready: bool, timeout: float = 3.0) -> tuple[
         return False, f"/ping unreachable: {exc}"
 
 
+def inference_port(env=os.environ) -> int:
+    """The inference port the container configured (GENAI_PORTS, as genai_serve/container.py reads it), else 8080."""
+    for item in env.get("GENAI_PORTS", "").split(","):
+        name, _, port = item.partition("=")
+        if name.strip() == "inference" and port.strip():
+            return int(port)
+    return 8080
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ready", action="store_true", help="also require every model to be registered")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("GENAI_PROBE_PORT", "8080")))
+    parser.add_argument("--port", type=int, default=inference_port())
     parser.add_argument("--workdir", type=Path, default=Path(os.environ.get("GENAI_WORKDIR", ".")))
     args = parser.parse_args(argv)
     ok, why = probe(args.workdir, args.port, args.ready)

@@ -117,6 +117,11 @@ def test_probe_reads_the_token_and_waits_for_ready(tmp_path, ping_server):
     assert probe.main(["--ready", "--port", str(ping_server), "--workdir", str(tmp_path)]) == 0
 
 
+def test_probe_port_follows_the_container_ports():
+    assert probe.inference_port({}) == 8080
+    assert probe.inference_port({"GENAI_PORTS": "metrics=9,inference=9080"}) == 9080
+
+
 def test_probe_fails_when_nothing_listens(tmp_path):
     (tmp_path / "key_file.json").write_text(json.dumps({"inference": {"key": "secret"}}))
     ok, why = probe.probe(tmp_path, 1, ready=False, timeout=1)
