@@ -152,7 +152,13 @@ class Server:
         if busy:
             raise ServerError(f"ports {busy} are in use; stop what holds them or choose other ports")
         proc = subprocess.Popen([*self._start_command(), "--foreground"], cwd=self.workdir, env=self.env())
-        self.wait_healthy(timeout, proc)
+        try:
+            self.wait_healthy(timeout, proc)
+        except ServerError:
+            if proc.poll() is None:  # started but never healthy: do not leave a JVM behind
+                self.stop()
+                proc.wait(timeout=30)
+            raise
         return proc
 
     def _start_command(self) -> list[str]:
