@@ -183,3 +183,20 @@ def test_archive_writes_device_type_for_the_gpu_image():
     spec = registry["cnn"]
     assert "deviceType" not in model_config_yaml(spec, registry)
     assert model_config_yaml(spec, registry, "gpu")["deviceType"] == "gpu"
+
+
+def test_kubernetes_configmap_renders_with_the_deployment_settings(tmp_path):
+    """The pod's path: the ConfigMap as GENAI_CONFIG plus the Deployment's env -> the config TorchServe reads."""
+    import yaml
+
+    from genai_serve.registry import REPO_ROOT
+
+    cm = yaml.safe_load((REPO_ROOT / "deploy/k8s/configmap.yaml").read_text())
+    (tmp_path / "config.properties").write_text(cm["data"]["config.properties"])
+    deployment = yaml.safe_load((REPO_ROOT / "deploy/k8s/deployment.yaml").read_text())
+    env = {e["name"]: e["value"] for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    env.update(GENAI_CONFIG=str(tmp_path / "config.properties"), GENAI_WORKDIR=str(tmp_path / "state"))
+    cfg = rendered(container.server_from_env(env))
+    assert cfg["inference_address"] == "http://0.0.0.0:8080" and cfg["metrics_address"] == "http://0.0.0.0:8082"
+    assert cfg["management_address"] == "http://127.0.0.1:8081"
+    assert cfg["grpc_inference_address"] == "127.0.0.1" and cfg["disable_token_authorization"] == "false"
