@@ -12,9 +12,10 @@ DATA_DIR    ?=
 DOWNLOAD    ?=
 VERSION     ?=
 MODEL       ?=
+DEVICE      ?=
 TRAIN_ARGS  := $(if $(DATA_DIR),--data-dir $(DATA_DIR)) $(if $(DOWNLOAD),--download)
 
-.PHONY: help setup check-java train export archive serve stop status smoke test test-unit test-e2e clean distclean all curl-examples loadtest bench bench-batching bench-samplers gallery reliability soak
+.PHONY: help setup check-java train export archive serve stop status smoke test test-unit test-e2e clean distclean all curl-examples loadtest bench bench-batching bench-samplers gallery reliability soak lint-docker validate-k8s kserve-bundle
 
 help: ## list targets
 	@grep -E '^[a-zA-Z%_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -43,10 +44,11 @@ export: setup ## export checkpoints to deployable artifacts (ONNX + parity gate)
 export-%: setup
 	$(PY) -m export.run $*
 
-archive: setup ## pack one .mar per model and version into model_store/
-	$(PY) -m export.archive $(if $(VERSION),--version $(VERSION))
+ARCHIVE_ARGS = $(if $(VERSION),--version $(VERSION)) $(if $(DEVICE),--device-type $(DEVICE))
+archive: setup ## pack one .mar per model and version into model_store/ (DEVICE=gpu for the GPU image)
+	$(PY) -m export.archive $(ARCHIVE_ARGS)
 archive-%: setup
-	$(PY) -m export.archive $* $(if $(VERSION),--version $(VERSION))
+	$(PY) -m export.archive $* $(ARCHIVE_ARGS)
 
 serve: setup ## start TorchServe in the background, register every archive, wait until each answers
 	$(PY) -m genai_serve.serve start
@@ -90,6 +92,15 @@ curl-examples: setup ## print working curl examples with the current token
 
 all: setup train export archive serve ## fresh clone -> trained, exported, archived, served, answered (serve smokes every model and prints curl lines)
 
+lint-docker: setup ## hadolint on docker/Dockerfile and docker/Dockerfile.gpu (rules ignored in .hadolint.yaml, with reasons)
+	$(VENV)/bin/hadolint --config .hadolint.yaml docker/Dockerfile docker/Dockerfile.gpu
+
+validate-k8s: setup ## every manifest under deploy/ against the pinned Kubernetes schemas (offline, strict)
+	$(PY) deploy/validate.py
+
+kserve-bundle: setup ## dist/kserve/: config/config.properties + model-store/*.mar for KServe's TorchServe runtime
+	$(PY) -m export.kserve_bundle $(MODEL)
+
 test: setup ## unit tests + end-to-end tests against a real TorchServe
 	$(PY) -m pytest -q -ra
 
@@ -101,7 +112,7 @@ test-e2e: setup
 
 clean: ## remove generated files (keeps .venv; `make distclean` removes it too)
 	-$(PY) -m genai_serve.serve stop 2>/dev/null
-	rm -rf checkpoints artifacts run logs reports key_file.json model_store/*.mar .pytest_cache
+	rm -rf checkpoints artifacts run logs reports dist key_file.json model_store/*.mar .pytest_cache
 
 distclean: clean
 	rm -rf $(VENV)

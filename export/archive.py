@@ -49,9 +49,11 @@ def verified_export(spec: ModelSpec, paths: Paths) -> dict:
     return info
 
 
-def model_config_yaml(spec: ModelSpec, registry: dict[str, ModelSpec]) -> dict:
+def model_config_yaml(spec: ModelSpec, registry: dict[str, ModelSpec], device_type: str | None = None) -> dict:
     handler = {**spec.handler_config, "request": spec.request, "total_workers": total_workers(registry)}
-    return {**spec.model_config, "handler": handler}
+    # deviceType gpu (the GPU image): TorchServe gives each worker a gpu_id, and the handlers use it.
+    device = {"deviceType": device_type} if device_type else {}
+    return {**spec.model_config, **device, "handler": handler}
 
 
 def model_card(spec: ModelSpec, version: str, info: dict, paths: Paths) -> dict:
@@ -79,7 +81,8 @@ def stage_shared_code(dest: Path) -> None:
             shutil.copy2(src, dest / rel)
 
 
-def archive(spec: ModelSpec, version: str, registry: dict[str, ModelSpec], paths: Paths) -> Path:
+def archive(spec: ModelSpec, version: str, registry: dict[str, ModelSpec], paths: Paths,
+            device_type: str | None = None) -> Path:
     info = verified_export(spec, paths)
     art_dir = paths.artifact_dir(spec.name)
     paths.model_store.mkdir(parents=True, exist_ok=True)
@@ -94,7 +97,7 @@ def archive(spec: ModelSpec, version: str, registry: dict[str, ModelSpec], paths
             else:
                 shutil.copy2(art_dir / name, extra / name)
         config = tmp / "model-config.yaml"
-        config.write_text(yaml.safe_dump(model_config_yaml(spec, registry), sort_keys=False))
+        config.write_text(yaml.safe_dump(model_config_yaml(spec, registry, device_type), sort_keys=False))
         out = tmp / "out"
         out.mkdir()
         cmd = [
@@ -121,12 +124,14 @@ def main(argv=None) -> None:
     parser.add_argument("models", nargs="*", help="models to archive (default: all in models.yaml)")
     parser.add_argument("--version", help="archive the current export as this version (default: the registry's versions)")
     parser.add_argument("--base", type=Path, default=Paths().base)
+    parser.add_argument("--device-type", choices=["cpu", "gpu"],
+                        help="write deviceType into model-config.yaml (gpu for docker/Dockerfile.gpu; default: TorchServe decides)")
     args = parser.parse_args(argv)
     registry = load_registry()
     paths = Paths(args.base)
     jobs = [(s, v) for s in select(registry, args.models) for v in ([args.version] if args.version else s.versions)]
     for spec, version in tqdm(jobs, desc="archive", unit="mar"):
-        tqdm.write(f"{spec.name} {version}: {archive(spec, version, registry, paths)}")
+        tqdm.write(f"{spec.name} {version}: {archive(spec, version, registry, paths, args.device_type)}")
 
 
 if __name__ == "__main__":

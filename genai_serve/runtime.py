@@ -5,7 +5,9 @@ TorchServe's own ONNX loader gives every worker intra_op_num_threads = all cores
 """
 from __future__ import annotations
 
+import math
 import os
+from pathlib import Path
 
 import numpy as np
 
@@ -13,11 +15,34 @@ _ORT_DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tens
                "tensor(int32)": np.int32, "tensor(double)": np.float64}
 
 
-def available_cores() -> int:
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+
+
+def available_cores(cpu_max: Path = CGROUP_CPU_MAX) -> int:
+    """Cores this process may use: its CPU affinity, capped by a cgroup v2 CPU quota when there is one.
+    In a container or a Kubernetes pod with a CPU limit, the affinity still lists every core of the node
+    (64 on a big node) while the quota allows, say, 2: sizing threads from the affinity alone oversubscribes."""
     try:
-        return len(os.sched_getaffinity(0))
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    try:
+        quota, period = cpu_max.read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass  # no cgroup v2 CPU controller here: the affinity is the limit
+    return cores
+
+
+def torch_device(gpu_id: int | str | None):
+    """The torch device for a worker: cuda:<gpu_id> when TorchServe assigned a GPU and torch can use CUDA,
+    else the CPU (a GPU archive on a CPU-only machine, or a CPU build of torch, still serves)."""
+    import torch
+
+    if gpu_id is not None and torch.cuda.is_available():
+        return torch.device(f"cuda:{int(gpu_id)}")
+    return torch.device("cpu")
 
 
 def thread_budget(handler_config: dict) -> int:

@@ -58,7 +58,14 @@ class Server:
     workdir: Path = REPO_ROOT
     store: Path = REPO_ROOT / "model_store"
     ports: dict[str, int] = field(default_factory=default_ports)
-    host: str = "127.0.0.1"
+    host: str = "127.0.0.1"  # where this process reaches the server
+    # Where the listeners bind. None: `host` (loopback). A container sets these on purpose (genai_serve/container.py):
+    # `bind` for inference + metrics, `management_bind` for management; gRPC stays on `grpc_bind` (CVE-2024-35199).
+    bind: str | None = None
+    management_bind: str | None = None
+    grpc_bind: str | None = None
+    template: Path = CONFIG_TEMPLATE
+    overrides: dict[str, str] = field(default_factory=dict)  # config keys replaced (or appended) after the template
 
     # -- paths and URLs ---------------------------------------------------------------------------
     @property
@@ -79,11 +86,19 @@ class Server:
         return {**os.environ, "TMPDIR": str(tmp), "TEMP": str(tmp), "LOG_LOCATION": str(self.workdir / "logs"),
                 "METRICS_LOCATION": str(self.workdir / "logs")}
 
+    def bind_address(self, api: str) -> str:
+        if api.startswith("grpc"):
+            return self.grpc_bind or self.host
+        if api == "management":
+            return self.management_bind or self.host
+        return self.bind or self.host
+
     def render_config(self) -> Path:
         store = self.store.resolve()
-        lines = []
-        for line in CONFIG_TEMPLATE.read_text().splitlines():
+        lines, seen = [], set()
+        for line in self.template.read_text().splitlines():
             key = line.split("=", 1)[0].strip() if "=" in line and not line.lstrip().startswith("#") else None
+            seen.add(key)
             if key == "model_store":
                 line = f"model_store={store}"
             elif key == "allowed_urls":
@@ -91,8 +106,13 @@ class Server:
             elif key in PORT_KEYS.values():
                 name = next(n for n, k in PORT_KEYS.items() if k == key)
                 port = self.ports[name]
-                line = f"{key}={port}" if key.startswith("grpc") else f"{key}=http://{self.host}:{port}"
+                line = f"{key}={port}" if key.startswith("grpc") else f"{key}=http://{self.bind_address(name)}:{port}"
+            elif key in ("grpc_inference_address", "grpc_management_address"):
+                line = f"{key}={self.bind_address('grpc')}"
+            if key in self.overrides:
+                line = f"{key}={self.overrides[key]}"
             lines.append(line)
+        lines += [f"{k}={v}" for k, v in self.overrides.items() if k not in seen]
         self.run_dir.mkdir(parents=True, exist_ok=True)
         out = self.run_dir / "config.properties"
         out.write_text("\n".join(lines) + "\n")
@@ -120,15 +140,39 @@ class Server:
         busy = [p for p in self.ports.values() if _port_open(self.host, p)]
         if busy:
             raise ServerError(f"ports {busy} are in use; stop what holds them or choose other ports")
+        cmd = self._start_command()  # creates logs/ and run/tmp/
+        with open(self.workdir / "logs" / "torchserve.out", "ab") as out:
+            subprocess.run(cmd, cwd=self.workdir, env=self.env(), stdout=out, stderr=subprocess.STDOUT, check=True)
+        self.wait_healthy(timeout)
+
+    def start_foreground(self, timeout: float = 120.0) -> subprocess.Popen:
+        """Start TorchServe as a child that lives as long as the server (a container's main process waits on
+        it); its output goes to our stdout, which is where a container runtime collects logs."""
+        busy = [p for p in self.ports.values() if _port_open(self.host, p)]
+        if busy:
+            raise ServerError(f"ports {busy} are in use; stop what holds them or choose other ports")
+        proc = subprocess.Popen([*self._start_command(), "--foreground"], cwd=self.workdir, env=self.env())
+        try:
+            self.wait_healthy(timeout, proc)
+        except ServerError:
+            if proc.poll() is None:  # started but never healthy: do not leave a JVM behind
+                self.stop()
+                proc.wait(timeout=30)
+            raise
+        return proc
+
+    def _start_command(self) -> list[str]:
         self.key_file.unlink(missing_ok=True)  # a stale key from the last run would look valid until refused
         (self.run_dir / "tmp").mkdir(parents=True, exist_ok=True)
         (self.workdir / "logs").mkdir(parents=True, exist_ok=True)
-        cmd = [_bin("torchserve"), "--start", "--ncs", "--model-store", str(self.store.resolve()),
-               "--ts-config", str(self.render_config()), "--log-config", str(LOG_CONFIG)]
-        with open(self.workdir / "logs" / "torchserve.out", "ab") as out:
-            subprocess.run(cmd, cwd=self.workdir, env=self.env(), stdout=out, stderr=subprocess.STDOUT, check=True)
+        return [_bin("torchserve"), "--start", "--ncs", "--model-store", str(self.store.resolve()),
+                "--ts-config", str(self.render_config()), "--log-config", str(LOG_CONFIG)]
+
+    def wait_healthy(self, timeout: float, proc: subprocess.Popen | None = None) -> None:
         deadline = time.monotonic() + timeout
         while not (self.key_file.exists() and self.healthy()):
+            if proc is not None and proc.poll() is not None:
+                raise ServerError(f"TorchServe exited with code {proc.returncode} before answering /ping")
             if time.monotonic() > deadline:
                 raise ServerError(f"TorchServe did not answer /ping within {timeout:.0f}s; see {self.workdir}/logs/")
             time.sleep(0.5)

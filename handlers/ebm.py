@@ -12,6 +12,7 @@ import torch
 from genai_serve.imaging import samples_body
 from genai_serve.jobs import SamplingJob
 from genai_serve.nets import build
+from genai_serve.runtime import torch_device
 from genai_serve.sampling.langevin import langevin
 from handlers.base import BaseHandler, seed_or_fresh
 
@@ -19,10 +20,12 @@ from handlers.base import BaseHandler, seed_or_fresh
 class EbmHandler(BaseHandler):
     def load(self):
         torch.set_num_threads(self.threads)
+        # cuda:<gpu_id> when TorchServe assigned a GPU and CUDA works, else the CPU (runtime.torch_device).
+        self.device = torch_device(self.gpu_id)
         blob = torch.load(self.model_dir / "model.pt", map_location="cpu", weights_only=True)
         self.net = build(blob["config"]["net"], **blob["config"]["kwargs"])
         self.net.load_state_dict(blob["state_dict"], strict=True)
-        self.net.eval().requires_grad_(False)  # gradients flow to the image only, never to the weights
+        self.net.to(self.device).eval().requires_grad_(False)  # gradients flow to the image only, never to the weights
         self.image_size = int(self.config.get("image_size", 32))
         self.grad_clamp = float(self.config.get("grad_clamp", 0.03))
 
@@ -32,9 +35,11 @@ class EbmHandler(BaseHandler):
 
     def infer(self, jobs):
         shape = (3, self.image_size, self.image_size)
-        gens = [(torch.Generator().manual_seed(job.seed), job.num_samples) for job in jobs]
+        # Generators live on the sampling device (torch draws CUDA noise only from a CUDA generator): a seed
+        # reproduces its images on the same kind of device; CPU and GPU streams differ.
+        gens = [(torch.Generator(device=self.device).manual_seed(job.seed), job.num_samples) for job in jobs]
         # 1. each request's uniform [-1, 1] starting images, from its own generator (as the seed app started)
-        x0 = torch.cat([torch.rand((n, *shape), generator=g) * 2 - 1 for g, n in gens])
+        x0 = torch.cat([torch.rand((n, *shape), generator=g, device=self.device) * 2 - 1 for g, n in gens])
         per_row = lambda attr: torch.tensor([getattr(j, attr) for j in jobs for _ in range(j.num_samples)])
         # 2. one loop for the batch; per-row steps / step size / noise; each request keeps its own noise stream
         with torch.no_grad():
@@ -43,5 +48,5 @@ class EbmHandler(BaseHandler):
         # 3. split back per request; [-1, 1] -> [0, 1]
         out = []
         for job, images in zip(jobs, torch.split(x, [j.num_samples for j in jobs])):
-            out.append(samples_body(((images + 1) / 2).numpy(), job.seed, job.layout))
+            out.append(samples_body(((images + 1) / 2).cpu().numpy(), job.seed, job.layout))
         return out

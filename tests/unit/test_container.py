@@ -1,0 +1,202 @@
+"""The container's start-up logic without a server: binds from the environment, key renewal, the probe,
+the store check, and the GPU path's CPU fallback (no GPU here; CI stays CPU-only)."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import pytest
+
+from genai_serve import container, probe
+from genai_serve.registry import load_registry
+from genai_serve.runtime import available_cores, make_session, torch_device
+from genai_serve.server import Server, read_properties
+
+
+def rendered(server: Server) -> dict[str, str]:
+    return read_properties(server.render_config())
+
+
+# -- binds ------------------------------------------------------------------------------------------------
+def test_default_render_binds_everything_to_loopback(tmp_path):
+    cfg = rendered(Server(workdir=tmp_path, store=tmp_path / "store"))
+    for key in ("inference_address", "management_address", "metrics_address"):
+        assert cfg[key].startswith("http://127.0.0.1:")
+    assert cfg["grpc_inference_address"] == cfg["grpc_management_address"] == "127.0.0.1"
+
+
+def test_container_binds_come_from_explicit_settings_and_tokens_stay_on(tmp_path):
+    env = {"GENAI_WORKDIR": str(tmp_path), "GENAI_MODEL_STORE": str(tmp_path / "store"), "GENAI_BIND": "0.0.0.0",
+           "GENAI_PORTS": "inference=18080,metrics=18082"}
+    server = container.server_from_env(env)
+    cfg = rendered(server)
+    assert cfg["inference_address"] == "http://0.0.0.0:18080"
+    assert cfg["metrics_address"] == "http://0.0.0.0:18082"
+    assert cfg["management_address"] == "http://127.0.0.1:8081"  # not exposed unless GENAI_MANAGEMENT_BIND says so
+    assert cfg["grpc_inference_address"] == cfg["grpc_management_address"] == "127.0.0.1"  # CVE-2024-35199
+    assert cfg["disable_token_authorization"] == "false"
+    assert cfg["allowed_urls"].startswith("file://") and cfg["model_store"] == str((tmp_path / "store").resolve())
+    assert server.host == "127.0.0.1"  # the entrypoint itself talks to the server over loopback
+
+
+def test_config_template_and_overrides(tmp_path):
+    template = tmp_path / "cm.properties"
+    template.write_text("inference_address=http://127.0.0.1:8080\njob_queue_size=7\n")
+    server = Server(workdir=tmp_path, store=tmp_path, template=template, overrides={"job_queue_size": "9", "x": "1"})
+    cfg = rendered(server)
+    assert cfg["job_queue_size"] == "9" and cfg["x"] == "1"
+
+
+def test_unknown_port_name_is_refused(tmp_path):
+    with pytest.raises(SystemExit, match="unknown port name"):
+        container.server_from_env({"GENAI_PORTS": "inferense=1"})
+
+
+# -- model store ------------------------------------------------------------------------------------------
+def test_check_store_refuses_an_empty_store_and_lists_archives(tmp_path):
+    with pytest.raises(SystemExit, match="make archive"):
+        container.check_store(tmp_path)
+    (tmp_path / "bigram-1.0.mar").write_bytes(b"x")
+    (tmp_path / "unrelated.mar").write_bytes(b"x")  # not in the registry: never registered
+    assert container.check_store(tmp_path) == ["bigram-1.0.mar"]
+
+
+# -- key renewal ------------------------------------------------------------------------------------------
+class FakeServer:
+    def __init__(self, key_file: Path):
+        self.key_file, self.calls = key_file, []
+
+    def call(self, method, api, path, token=None, **kwargs):
+        self.calls.append((method, api, path, token))
+        return type("R", (), {"status_code": 200, "text": ""})()
+
+
+def test_keys_are_renewed_only_near_expiry(tmp_path):
+    now = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.timezone.utc)
+    keys = {"inference": {"key": "i", "expiration time": "2026-01-01T12:03:00.0Z"},
+            "management": {"key": "m", "expiration time": "2026-01-01T12:59:00.0Z"}, "API": {"key": "api"}}
+    (tmp_path / "key_file.json").write_text(json.dumps(keys))
+    fake = FakeServer(tmp_path / "key_file.json")
+    assert container.renew_keys(fake, now=now) == ["inference"]
+    assert fake.calls == [("POST", "management", "/token?type=inference", "api")]  # with the API key
+
+
+# -- probe ------------------------------------------------------------------------------------------------
+class PingHandler(BaseHTTPRequestHandler):
+    def do_GET(self):  # like TorchServe 0.12: /ping needs the inference token
+        ok = self.path == "/ping" and self.headers.get("Authorization") == "Bearer secret"
+        self.send_response(200 if ok else 400)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def ping_server():
+    httpd = HTTPServer(("127.0.0.1", 0), PingHandler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield httpd.server_address[1]
+    httpd.shutdown()
+
+
+def test_probe_reads_the_token_and_waits_for_ready(tmp_path, ping_server):
+    assert probe.probe(tmp_path, ping_server, ready=False)[0] is False  # no key file yet
+    (tmp_path / "key_file.json").write_text(json.dumps({"inference": {"key": "wrong"}}))
+    assert probe.probe(tmp_path, ping_server, ready=False) == (False, "/ping 400")
+    (tmp_path / "key_file.json").write_text(json.dumps({"inference": {"key": "secret"}}))
+    assert probe.probe(tmp_path, ping_server, ready=False) == (True, "/ping 200")
+    ok, why = probe.probe(tmp_path, ping_server, ready=True)
+    assert not ok and "run/ready" in why
+    (tmp_path / "run").mkdir()
+    (tmp_path / probe.READY_FILE).write_text("{}")
+    assert probe.main(["--ready", "--port", str(ping_server), "--workdir", str(tmp_path)]) == 0
+
+
+def test_probe_port_follows_the_container_ports():
+    assert probe.inference_port({}) == 8080
+    assert probe.inference_port({"GENAI_PORTS": "metrics=9,inference=9080"}) == 9080
+
+
+def test_probe_fails_when_nothing_listens(tmp_path):
+    (tmp_path / "key_file.json").write_text(json.dumps({"inference": {"key": "secret"}}))
+    ok, why = probe.probe(tmp_path, 1, ready=False, timeout=1)
+    assert not ok and "unreachable" in why
+
+
+# -- threads and devices ----------------------------------------------------------------------------------
+def test_available_cores_respects_a_cgroup_cpu_quota(tmp_path):
+    cpu_max = tmp_path / "cpu.max"
+    unlimited = available_cores(tmp_path / "missing")
+    cpu_max.write_text("max 100000\n")
+    assert available_cores(cpu_max) == unlimited
+    cpu_max.write_text("150000 100000\n")  # 1.5 CPUs -> 2 threads at most
+    assert available_cores(cpu_max) == min(unlimited, 2)
+    cpu_max.write_text("10000 100000\n")  # a tenth of a CPU still gets one thread
+    assert available_cores(cpu_max) == 1
+
+
+def test_torch_device_falls_back_to_cpu(monkeypatch):
+    import torch
+
+    assert torch_device(None).type == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert torch_device(0).type == "cpu"  # TorchServe assigned a GPU, but CUDA is not usable here
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert str(torch_device("1")) == "cuda:1"  # TorchServe passes gpu_id as given in the properties
+
+
+def test_onnx_session_with_a_gpu_id_falls_back_to_cpu(tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 2])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 2])])
+    path = tmp_path / "relu.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    session = make_session(path, threads=1, gpu_id=0)  # onnxruntime (CPU build) has no CUDA provider
+    assert session.get_providers() == ["CPUExecutionProvider"]
+
+
+def test_ebm_handler_with_a_gpu_id_runs_on_cpu_with_the_same_output(handler_factory, monkeypatch):
+    import torch
+
+    cpu_handler, ctx = handler_factory("ebm")
+    request = [{"body": {"num_samples": 2, "steps": 3, "seed": 5}}]
+    expected = cpu_handler.handle(request, ctx)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    cpu_handler.gpu_id = 0  # as if TorchServe had assigned GPU 0 on a machine without CUDA
+    cpu_handler.load()
+    assert cpu_handler.device.type == "cpu"
+    assert cpu_handler.handle(request, ctx) == expected
+
+
+def test_archive_writes_device_type_for_the_gpu_image():
+    from export.archive import model_config_yaml
+
+    registry = load_registry()
+    spec = registry["cnn"]
+    assert "deviceType" not in model_config_yaml(spec, registry)
+    assert model_config_yaml(spec, registry, "gpu")["deviceType"] == "gpu"
+
+
+def test_kubernetes_configmap_renders_with_the_deployment_settings(tmp_path):
+    """The pod's path: the ConfigMap as GENAI_CONFIG plus the Deployment's env -> the config TorchServe reads."""
+    import yaml
+
+    from genai_serve.registry import REPO_ROOT
+
+    cm = yaml.safe_load((REPO_ROOT / "deploy/k8s/configmap.yaml").read_text())
+    (tmp_path / "config.properties").write_text(cm["data"]["config.properties"])
+    deployment = yaml.safe_load((REPO_ROOT / "deploy/k8s/deployment.yaml").read_text())
+    env = {e["name"]: e["value"] for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    env.update(GENAI_CONFIG=str(tmp_path / "config.properties"), GENAI_WORKDIR=str(tmp_path / "state"))
+    cfg = rendered(container.server_from_env(env))
+    assert cfg["inference_address"] == "http://0.0.0.0:8080" and cfg["metrics_address"] == "http://0.0.0.0:8082"
+    assert cfg["management_address"] == "http://127.0.0.1:8081"
+    assert cfg["grpc_inference_address"] == "127.0.0.1" and cfg["disable_token_authorization"] == "false"
