@@ -40,3 +40,24 @@ def test_a_killed_worker_is_replaced_and_every_request_after_recovery_succeeds(s
     assert report["new_pid"] != report["killed_pid"]
     assert report["after_recovery"]["failed"] == 0 and report["after_recovery"]["ok"] >= 20
     assert report["during"]["ok"] > 0  # the load ran before, during and after the kill
+
+
+def test_grpc_refuses_missing_wrong_and_swapped_tokens_and_serves_the_right_one(served):
+    import grpc
+
+    from genai_serve.reliability import grpc_client
+
+    server, body = served.server, b'{"num_samples": 1, "seed": 5}'
+    for token in (None, "not-the-token", server.token("management")):
+        with pytest.raises(grpc.RpcError) as err:
+            grpc_client.predict(server.ports["grpc_inference"], "gan", body, token)
+        assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED, token
+    for token in (None, server.token("inference")):
+        with pytest.raises(grpc.RpcError) as err:
+            grpc_client.list_models(server.ports["grpc_management"], token)
+        assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED, token
+    import json
+
+    assert json.loads(grpc_client.predict(server.ports["grpc_inference"], "gan", body, server.token("inference")))[
+        "num_samples"] == 1
+    grpc_client.list_models(server.ports["grpc_management"], server.token("management"))  # no error
