@@ -58,6 +58,7 @@ class ModelSpec:
     request: dict = field(default_factory=dict)
     sample: dict = field(default_factory=dict)
     gallery: tuple[dict, ...] = ()  # requests whose images `make gallery` shows (image models only)
+    load_weight: int = 1  # share of the users in the mixed Locust scenario
 
     def mar_file(self, version: str) -> str:
         # TorchServe names an archive after the model; versions share a store, so the file carries both.
@@ -96,6 +97,7 @@ def load_registry(path: Path | str = REGISTRY_FILE) -> dict[str, ModelSpec]:
             request=entry.get("request", {}),
             sample=entry.get("sample", {}),
             gallery=tuple(entry.get("gallery", ())),
+            load_weight=int(entry.get("load_weight", 1)),
         )
     return models
 
