@@ -15,7 +15,7 @@ import time
 
 from genai_serve.registry import load_registry
 from genai_serve.server import Server, ServerError
-from genai_serve.state import State
+from genai_serve.state import State, StateError
 
 TOKEN_LINE = """TOKEN=$(python3 -c 'import json; print(json.load(open("key_file.json"))["inference"]["key"])')
 MTOKEN=$(python3 -c 'import json; print(json.load(open("key_file.json"))["management"]["key"])')"""
@@ -101,7 +101,7 @@ def main(argv=None) -> int:
         elif args.command == "curl":
             print(curl_examples(server, names))
         return 0
-    except ServerError as exc:
+    except (ServerError, StateError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 
