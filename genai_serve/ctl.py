@@ -179,7 +179,10 @@ def promote(server: Server, spec: ModelSpec, version: str, timeout: float, say: 
         if previous != version:
             server.set_default(name, version)
         _record_default(server, name, version, previous, [*versions, version])
-    kept = f"; {previous} stays registered for `make rollback MODEL={name}`" if previous and previous != version else ""
+    if previous == version:
+        say(f"{name} {version} was already the default; smoke request passed; recorded in {server.state_file}")
+        return
+    kept = f"; {previous} stays registered for `make rollback MODEL={name}`" if previous else ""
     say(f"promoted {name} {version}: default {previous or 'none'} -> {version}{kept}")
 
 
