@@ -13,9 +13,10 @@ DOWNLOAD    ?=
 VERSION     ?=
 MODEL       ?=
 DEVICE      ?=
+ARGS        ?=
 TRAIN_ARGS  := $(if $(DATA_DIR),--data-dir $(DATA_DIR)) $(if $(DOWNLOAD),--download)
 
-.PHONY: help setup check-java train export archive serve stop status smoke test test-unit test-e2e clean distclean all curl-examples loadtest bench bench-batching bench-samplers gallery reliability soak lint-docker validate-k8s kserve-bundle
+.PHONY: help setup check-java train export archive serve stop status smoke test test-unit test-e2e clean distclean all curl-examples loadtest bench bench-batching bench-samplers gallery reliability soak lint-docker validate-k8s kserve-bundle ctl models promote rollback
 
 help: ## list targets
 	@grep -E '^[a-zA-Z%_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -61,6 +62,20 @@ status: setup ## show the server and its models
 
 smoke: setup ## one sample request to every served model
 	$(PY) -m genai_serve.serve smoke
+
+ctl: setup ## lifecycle tool on the running server: make ctl ARGS="models | describe cnn | scale gan --min 2 --max 2 | token rotate | --help"
+	$(PY) -m genai_serve.ctl $(ARGS)
+
+models: setup ## every registered model version: default, workers, batching
+	$(PY) -m genai_serve.ctl models
+
+promote: setup ## MODEL=cnn VERSION=1.1: register, wait READY, smoke, set default (old default kept for rollback; recorded in run/state.json)
+	@[ -n "$(MODEL)" ] && [ -n "$(VERSION)" ] || { echo "usage: make promote MODEL=<model> VERSION=<x.y>" >&2; exit 2; }
+	$(PY) -m genai_serve.ctl promote $(MODEL) $(VERSION)
+
+rollback: setup ## MODEL=cnn: make the previous default the default again
+	@[ -n "$(MODEL)" ] || { echo "usage: make rollback MODEL=<model>" >&2; exit 2; }
+	$(PY) -m genai_serve.ctl rollback $(MODEL)
 
 USERS    ?= 16
 DURATION ?= 30s

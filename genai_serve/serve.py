@@ -3,6 +3,7 @@
 start  renders the config, starts TorchServe from the repo root (key_file.json lands there), registers
        every archived model version from models.yaml, sets the registry's default versions, and waits
        until each model answers its sample request.
+       Versions and defaults that `genai_serve.ctl` promoted come back from run/state.json.
 stop   returns only when the JVM and workers have exited and the ports are free.
 """
 from __future__ import annotations
@@ -14,6 +15,7 @@ import time
 
 from genai_serve.registry import load_registry
 from genai_serve.server import Server, ServerError
+from genai_serve.state import State, StateError
 
 TOKEN_LINE = """TOKEN=$(python3 -c 'import json; print(json.load(open("key_file.json"))["inference"]["key"])')
 MTOKEN=$(python3 -c 'import json; print(json.load(open("key_file.json"))["management"]["key"])')"""
@@ -71,6 +73,10 @@ def main(argv=None) -> int:
             if not names:
                 print("TorchServe is up, but model_store/ holds no archives: run `make archive`", file=sys.stderr)
                 return 1
+            restored = State.load(server.state_file).models
+            if restored:
+                print(f"restored from {server.state_file} (genai_serve.ctl): " + ", ".join(
+                    f"{n} {m.default} (of {', '.join(m.versions)})" for n, m in sorted(restored.items())))
             print(f"TorchServe up on {server.url('inference')} (management {server.url('management')}); models:")
             ok = smoke(server, names)
             print("\n" + curl_examples(server, names))
@@ -95,7 +101,7 @@ def main(argv=None) -> int:
         elif args.command == "curl":
             print(curl_examples(server, names))
         return 0
-    except ServerError as exc:
+    except (ServerError, StateError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 

@@ -67,6 +67,18 @@ class Server:
     template: Path = CONFIG_TEMPLATE
     overrides: dict[str, str] = field(default_factory=dict)  # config keys replaced (or appended) after the template
 
+    @classmethod
+    def at(cls, workdir: Path) -> Server:
+        """The server started in workdir: ports and store from the run/config.properties it rendered, so
+        tools reach a server on other ports (the tests'); the committed config when it never started there."""
+        workdir = Path(workdir)
+        rendered = workdir / "run" / "config.properties"
+        if not rendered.exists():
+            return cls(workdir=workdir, store=workdir / "model_store")
+        props = read_properties(rendered)
+        ports = {name: int(props[key].rsplit(":", 1)[-1]) for name, key in PORT_KEYS.items()}
+        return cls(workdir=workdir, store=Path(props.get("model_store", workdir / "model_store")), ports=ports)
+
     # -- paths and URLs ---------------------------------------------------------------------------
     @property
     def run_dir(self) -> Path:
@@ -75,6 +87,11 @@ class Server:
     @property
     def key_file(self) -> Path:
         return self.workdir / "key_file.json"
+
+    @property
+    def state_file(self) -> Path:
+        """What genai_serve.ctl promoted (genai_serve/state.py); register_all restores it."""
+        return self.run_dir / "state.json"
 
     def url(self, api: str, path: str = "") -> str:
         return f"http://{self.host}:{self.ports[api]}{path}"
@@ -131,7 +148,7 @@ class Server:
         """/ping with the token: 200 when every model has its minimum workers."""
         try:
             return self.call("GET", "inference", "/ping", timeout=5).status_code == 200
-        except (requests.RequestException, OSError, KeyError, ValueError):
+        except (requests.RequestException, OSError, KeyError, ValueError, ServerError):
             return False
 
     def start(self, timeout: float = 120.0) -> None:
@@ -200,8 +217,18 @@ class Server:
 
     # -- API -------------------------------------------------------------------------------------
     def token(self, api: str) -> str:
-        keys = json.loads(self.key_file.read_text())
+        """The current key for api (inference | management | API, the last one only mints new keys)."""
+        try:
+            keys = json.loads(self.key_file.read_text())
+        except FileNotFoundError:
+            raise ServerError(f"no {self.key_file}: TorchServe writes it where it starts (`make serve`)") from None
         return keys[api]["key"]
+
+    def token_expiry(self, api: str) -> str | None:
+        try:
+            return json.loads(self.key_file.read_text())[api].get("expiration time")
+        except (OSError, ValueError, KeyError):
+            return None
 
     def call(self, method: str, api: str, path: str, token: str | None = "auto", **kwargs) -> requests.Response:
         """An HTTP call with the right token (api: inference | management | metrics)."""
@@ -213,17 +240,74 @@ class Server:
         kwargs.setdefault("timeout", 60)
         return requests.request(method, self.url(api, path), headers=headers, **kwargs)
 
+    def manage(self, method: str, path: str, what: str, ok=(200,), **kwargs) -> requests.Response:
+        """A management call that raises ServerError with one clear line unless the status is in ok."""
+        try:
+            r = self.call(method, "management", path, **kwargs)
+        except requests.ConnectionError:
+            raise ServerError(f"TorchServe is not answering on {self.url('management')} (`make serve`)") from None
+        except requests.Timeout:
+            raise ServerError(f"{what}: no answer within {kwargs.get('timeout', 60)}s") from None
+        if r.status_code in ok:
+            return r
+        if "InvalidKeyException" in r.text or "Token Authorization failed" in r.text:
+            expiry = self.token_expiry("management")
+            raise ServerError(f"{what}: the management token in {self.key_file} was refused (expired at {expiry} "
+                              "or rotated): `make ctl ARGS=\"token rotate\"` mints a new one")
+        try:
+            message = r.json().get("message", r.text.strip())
+        except ValueError:
+            message = r.text.strip()
+        raise ServerError(f"{what}: HTTP {r.status_code} {message}")
+
     def register(self, spec: ModelSpec, version: str, timeout_s: int = 120) -> None:
         params = {"url": spec.mar_file(version), "model_name": spec.name,
                   "initial_workers": spec.model_config.get("minWorkers", 1), "synchronous": "true"}
-        r = self.call("POST", "management", "/models", params=params, timeout=timeout_s)
-        if r.status_code not in (200, 201):
-            raise ServerError(f"register {spec.name} {version}: HTTP {r.status_code} {r.text.strip()}")
+        self.manage("POST", "/models", f"register {spec.name} {version}", ok=(200, 201), params=params,
+                    timeout=timeout_s)
+
+    def unregister(self, name: str, version: str, timeout_s: int = 120) -> None:
+        self.manage("DELETE", f"/models/{name}/{version}", f"unregister {name} {version}", timeout=timeout_s)
 
     def set_default(self, name: str, version: str) -> None:
-        r = self.call("PUT", "management", f"/models/{name}/{version}/set-default")
-        if r.status_code != 200:
-            raise ServerError(f"set-default {name} {version}: HTTP {r.status_code} {r.text.strip()}")
+        self.manage("PUT", f"/models/{name}/{version}/set-default", f"set-default {name} {version}")
+
+    def scale(self, name: str, version: str | None, min_workers: int, max_workers: int, timeout_s: int = 120) -> None:
+        path = f"/models/{name}" + (f"/{version}" if version else "")
+        params = {"min_worker": min_workers, "max_worker": max_workers, "synchronous": "true",
+                  "timeout": timeout_s}
+        self.manage("PUT", path, f"scale {name} {version or '(default)'}", ok=(200, 202), params=params,
+                    timeout=timeout_s + 10)
+
+    def models(self) -> list[str]:
+        return [m["modelName"] for m in self.manage("GET", "/models", "list models").json()["models"]]
+
+    def versions(self, name: str) -> list[dict]:
+        """Every registered version of name (TorchServe's describe output), [] when none is."""
+        r = self.manage("GET", f"/models/{name}/all", f"describe {name}", ok=(200, 404))
+        return r.json() if r.status_code == 200 else []
+
+    def default_version(self, name: str) -> str | None:
+        r = self.manage("GET", f"/models/{name}", f"describe {name}", ok=(200, 404))
+        return r.json()[0]["modelVersion"] if r.status_code == 200 else None
+
+    def wait_ready(self, name: str, version: str, min_workers: int = 1, timeout_s: float = 120.0) -> list[dict]:
+        """Poll until the version has at least min_workers workers, all READY."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            r = self.manage("GET", f"/models/{name}/{version}", f"describe {name} {version}")
+            workers = r.json()[0].get("workers", [])
+            if len(workers) >= min_workers and all(w.get("status") == "READY" for w in workers):
+                return workers
+            if time.monotonic() > deadline:
+                states = [w.get("status") for w in workers]
+                raise ServerError(f"{name} {version}: workers {states} not READY within {timeout_s:.0f}s")
+            time.sleep(0.5)
+
+    def rotate_token(self, api: str) -> str:
+        """Mint a new inference or management key (needs the API key); TorchServe rewrites key_file.json."""
+        self.manage("POST", "/token", f"rotate the {api} token", params={"type": api}, token=self.token("API"))
+        return self.token(api)
 
     def predict(self, spec: ModelSpec, version: str | None = None, body: bytes | None = None,
                 content_type: str | None = None, **kwargs) -> requests.Response:
@@ -233,14 +317,20 @@ class Server:
         return self.call("POST", "inference", path, data=body, headers={"Content-Type": content_type}, **kwargs)
 
     def register_all(self, registry: dict[str, ModelSpec]) -> list[str]:
-        """Register every archived version of every registry model, then make the registry's default the default."""
+        """Register every archived version of every registry model and set its default; a model that
+        genai_serve.ctl promoted comes back with the versions and default recorded in run/state.json."""
+        from genai_serve.state import State
+
+        state = State.load(self.state_file)
         served = []
         for spec in registry.values():
-            versions = [v for v in spec.versions if (self.store / spec.mar_file(v)).exists()]
+            available = {v for v in {*spec.versions, *(state.models[spec.name].versions if spec.name in state.models
+                                                       else ())} if (self.store / spec.mar_file(v)).exists()}
+            versions, default = state.plan(spec.name, spec.versions, spec.default_version, available)
             for version in versions:
                 self.register(spec, version)
-            if versions:
-                self.set_default(spec.name, spec.default_version if spec.default_version in versions else versions[-1])
+            if default:
+                self.set_default(spec.name, default)
                 served.append(spec.name)
         return served
 
