@@ -32,7 +32,7 @@ def input_section(server: Server, registry) -> tuple[list[str], bool]:
         result = probe(server, spec)
         ok &= result.ok
         rows.append(f"| {spec.name} | {result.tried} | {len(result.server_errors)} | {len(result.wrong)} |")
-        rows += [f"|  | {p[:150]} | | |" for p in (result.server_errors + result.wrong)[:5]]
+        rows += [f"|  | {' '.join(p.split())[:150]} | | |" for p in (result.server_errors + result.wrong)[:5]]
     limit = int(read_properties(CONFIG_TEMPLATE)["max_request_size"])
     over = check(server, next(iter(registry.values())), oversized_case(limit))
     ok &= over is None
