@@ -52,6 +52,10 @@ class Gpt2QaHandler(BaseHandler):
                     self.send_partial(i, {"type": "token", "response": k, "text": text})
 
         generate(self.decoder, rows, self.eos, on_token=on_token if streams else None)
+        for r, stream in streams.items():  # a character held back at the end (byte-level BPE) goes out now
+            rest = stream.delta(rows[r].tokens, final=True)
+            if rest:
+                self.send_partial(owner[r][0], {"type": "token", "response": owner[r][1], "text": rest})
         # 3. split back per request
         out, start = [], 0
         for job in jobs:

@@ -127,9 +127,10 @@ class StreamText:
         self.tokenizer = tokenizer
         self.sent = 0
 
-    def delta(self, tokens: list[int]) -> str:
+    def delta(self, tokens: list[int], final: bool = False) -> str:
+        """Text added since the last call; `final` flushes a held incomplete character as it is."""
         text = self.tokenizer.decode(tokens)
-        if text.endswith("\ufffd"):
+        if text.endswith("\ufffd") and not final:
             return ""
         out, self.sent = text[self.sent:], len(text)
         return out
