@@ -14,7 +14,7 @@ VERSION     ?=
 MODEL       ?=
 TRAIN_ARGS  := $(if $(DATA_DIR),--data-dir $(DATA_DIR)) $(if $(DOWNLOAD),--download)
 
-.PHONY: help setup check-java train export archive serve stop status smoke test test-unit test-e2e clean distclean all curl-examples loadtest bench bench-batching bench-samplers gallery
+.PHONY: help setup check-java train export archive serve stop status smoke test test-unit test-e2e clean distclean all curl-examples loadtest bench bench-batching bench-samplers bench-gpt2 gallery
 
 help: ## list targets
 	@grep -E '^[a-zA-Z%_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -74,7 +74,10 @@ bench-batching: setup ## requests/s with batching on vs off for MODEL (default c
 bench-samplers: setup ## ORT vs torch reverse diffusion, batched vs serial Langevin (needs train + export); writes docs/BENCHMARKS.md
 	$(PY) -m loadtests.bench_samplers
 
-bench: bench-samplers bench-batching ## every benchmark (bench-batching needs `make serve`)
+bench-gpt2: setup ## GPT-2 124M-shape tok/s: eager generate vs our ONNX Runtime loop (random weights); writes docs/BENCHMARKS.md
+	$(PY) -m loadtests.bench_gpt2
+
+bench: bench-samplers bench-gpt2 bench-batching ## every benchmark (bench-batching needs `make serve`)
 
 gallery: setup ## samples from every image model on the running server -> docs/gallery/*.png + index.html
 	$(PY) -m genai_serve.gallery

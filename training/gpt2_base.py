@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import torch
+from tqdm import tqdm
 
 EOS = "<|endoftext|>"
 TINY = {"n_layer": 4, "n_head": 4, "n_embd": 128, "n_positions": 512}  # ~0.9 M params + embeddings
@@ -50,7 +51,7 @@ def blocks(tok, texts: list[str], block: int) -> torch.Tensor:
 
 
 def pretrain_tiny(texts: list[str], steps: int, vocab_size: int = 4096, block: int = 128, batch: int = 16,
-                  lr: float = 2e-3, seed: int = 0, progress=None):
+                  lr: float = 2e-3, seed: int = 0):
     """Tokenizer + small GPT-2 pre-trained on `texts` for `steps` AdamW steps. Returns (model, tok, metrics)."""
     from transformers import GPT2Config, GPT2LMHeadModel
 
@@ -65,7 +66,8 @@ def pretrain_tiny(texts: list[str], steps: int, vocab_size: int = 4096, block: i
     gen = torch.Generator().manual_seed(seed)
     model.train()
     loss = torch.tensor(float("nan"))
-    for step in range(steps):
+    bar = tqdm(range(steps), desc="pretrain", unit="step", mininterval=2)
+    for step in bar:
         rows = data[torch.randint(len(data), (batch,), generator=gen)]
         loss = model(input_ids=rows, labels=rows).loss
         opt.zero_grad()
@@ -73,9 +75,9 @@ def pretrain_tiny(texts: list[str], steps: int, vocab_size: int = 4096, block: i
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         sched.step()
-        if progress:
-            progress(step, float(loss))
+        if step % 20 == 0:
+            bar.set_postfix(loss=f"{float(loss):.3f}")
     model.eval()
-    metrics = {"pretrain_steps": steps, "pretrain_final_loss": round(float(loss), 4), "vocab_size": len(tok),
+    metrics = {"pretrain_steps": steps, "pretrain_final_loss": round(loss.item(), 4), "vocab_size": len(tok),
                "pretrain_tokens_seen": steps * batch * block, "pretrain_seconds": round(time.perf_counter() - started, 1)}
     return model, tok, metrics
