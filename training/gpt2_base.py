@@ -50,7 +50,7 @@ def blocks(tok, texts: list[str], block: int) -> torch.Tensor:
     return torch.tensor(ids[: n * block]).view(n, block)
 
 
-def pretrain_tiny(texts: list[str], steps: int, vocab_size: int = 4096, block: int = 128, batch: int = 16,
+def pretrain_tiny(texts: list[str], steps: int, vocab_size: int = 2048, block: int = 128, batch: int = 16,
                   lr: float = 2e-3, seed: int = 0):
     """Tokenizer + small GPT-2 pre-trained on `texts` for `steps` AdamW steps. Returns (model, tok, metrics)."""
     from transformers import GPT2Config, GPT2LMHeadModel
