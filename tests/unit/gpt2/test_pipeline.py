@@ -36,3 +36,22 @@ def test_quick_training_run_writes_both_versions_with_cards_and_the_record_last(
     import os
 
     assert os.environ.get("HF_HUB_OFFLINE") == "1"  # nothing named a hub id: the run stayed offline
+
+
+def test_each_version_is_archived_from_its_own_export(gpt2_exports):
+    import zipfile
+
+    from export import archive as archive_mod
+
+    registry = load_registry()
+    for version, stage in (("1.0", "sft"), ("2.0", "rl")):
+        mar = archive_mod.archive(registry["gpt2_qa"], version, registry, gpt2_exports)
+        with zipfile.ZipFile(mar) as z:
+            names = set(z.namelist())
+            card = json.loads(z.read("model_card.json"))
+            generation = json.loads(z.read("generation.json"))
+        assert {"gpt2_qa.py", "model.onnx", "tokenizer/tokenizer.json", "generation.json"} <= names
+        assert generation["stage"] == stage and card["version"] == version and card["parity"]["passed"]
+        assert "genai_serve/gpt2/decode.py" in names
+    with pytest.raises(SystemExit, match="one of"):
+        archive_mod.archive(registry["gpt2_qa"], "3.0", registry, gpt2_exports)
