@@ -5,7 +5,8 @@ Modes: "qa" (a question, with or without context; the default when `question` is
   seed 1  /gpt2/answer            {question, max_length (prompt + new tokens), temperature, top_p}
           /gpt2/answer/multiple   {question, num_responses, max_length, temperature}
   seed 2  /generate_with_llm      {start_word?, length, question?, context?, max_new_tokens, use_rl_model}
-Token budget: max_new_tokens, else `length` in text mode, else max_length minus the prompt, else the default.
+Token budget: text mode reads `length`, then max_new_tokens; QA mode max_new_tokens; then max_length minus the
+prompt (seed 1), then the default (64 for QA, 50 for text).
 `use_rl_model` cannot pick a version: TorchServe routes a request to the version in its URL before the handler
 sees it. The response says which version answered; if use_rl_model asks for the other one, a `note` says
 which URL serves it (seed 2 also fell back silently from RL to SFT when RL was missing).
@@ -76,10 +77,12 @@ def parse(params, tokenizer, eos_id: int, n_positions: int, seed: int, default_m
 
 
 def _budget(params, mode: str, prompt_len: int, default: int) -> tuple[int, str]:
-    if params.max_new_tokens is not None:
-        return params.max_new_tokens, "max_new_tokens"
+    # Seed 2 sends both `length` (text mode's budget) and `max_new_tokens` (QA mode's) in every body, so each
+    # mode reads its own field first.
     if mode == "text" and params.length is not None:
         return params.length, "length"
+    if params.max_new_tokens is not None:
+        return params.max_new_tokens, "max_new_tokens"
     if params.max_length is not None:
         if params.max_length <= prompt_len:
             raise InputError(f"max_length: {params.max_length} leaves no room after the prompt's {prompt_len} tokens "

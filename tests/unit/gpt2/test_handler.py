@@ -60,6 +60,14 @@ def test_seed_bodies_are_accepted_as_they_are(gpt2_handler, body):
     assert len(out.get("answers", [None])) == body.get("num_responses", 1)
 
 
+def test_seed2_text_mode_reads_length_although_its_body_also_carries_max_new_tokens(gpt2_handler):
+    h, ctx = gpt2_handler("1.0")
+    [out] = run(h, ctx, [{"start_word": "The king", "length": 3, "max_new_tokens": 80, "temperature": 0}])
+    assert out["mode"] == "text" and out["completion_tokens"] <= 3
+    [qa] = run(h, ctx, [{"question": "Where?", "length": 50, "max_new_tokens": 2, "temperature": 0}])
+    assert qa["completion_tokens"] <= 2
+
+
 def test_seed1_max_length_counts_the_prompt(gpt2_handler):
     h, ctx = gpt2_handler("1.0")
     [out] = run(h, ctx, [{"question": "Where?", "max_length": 20, "temperature": 0}])
