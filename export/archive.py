@@ -33,9 +33,10 @@ def total_workers(registry: dict[str, ModelSpec]) -> int:
     return sum(int(m.model_config.get("maxWorkers", 1)) for m in registry.values())
 
 
-def verified_export(spec: ModelSpec, paths: Paths) -> dict:
-    """export.json, after checking that the parity gate passed and every artifact is the file it exported."""
-    art_dir = paths.artifact_dir(spec.name)
+def verified_export(spec: ModelSpec, paths: Paths, version: str | None = None) -> dict:
+    """export.json, after checking that the parity gate passed and every artifact is the file it exported.
+    `version` is for per-version exports (ModelSpec.artifact_version); None reads the unversioned export."""
+    art_dir = paths.artifact_dir(spec.name, version)
     info_path = art_dir / "export.json"
     if not info_path.exists():
         raise SystemExit(f"{spec.name}: no export at {art_dir}; run `make export-{spec.name}` first")
@@ -57,6 +58,7 @@ def model_config_yaml(spec: ModelSpec, registry: dict[str, ModelSpec], device_ty
 
 
 def model_card(spec: ModelSpec, version: str, info: dict, paths: Paths) -> dict:
+    art_dir = paths.artifact_dir(spec.name, spec.artifact_version(version))
     return {
         "name": spec.name,
         "version": version,
@@ -66,7 +68,7 @@ def model_card(spec: ModelSpec, version: str, info: dict, paths: Paths) -> dict:
         "parity": info.get("parity"),
         "net": info.get("net"),
         "checkpoint": info.get("checkpoint"),
-        "artifacts": {n: {"sha256": sha256_path(paths.artifact_dir(spec.name) / n)} for n in spec.artifacts},
+        "artifacts": {n: {"sha256": sha256_path(art_dir / n)} for n in spec.artifacts},
         "archived_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
 
@@ -83,8 +85,9 @@ def stage_shared_code(dest: Path) -> None:
 
 def archive(spec: ModelSpec, version: str, registry: dict[str, ModelSpec], paths: Paths,
             device_type: str | None = None) -> Path:
-    info = verified_export(spec, paths)
-    art_dir = paths.artifact_dir(spec.name)
+    art_version = spec.artifact_version(version)  # gpt2_qa: artifacts/gpt2_qa/<version>/; others: one export
+    info = verified_export(spec, paths, art_version)
+    art_dir = paths.artifact_dir(spec.name, art_version)
     paths.model_store.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f"archive-{spec.name}-") as tmp:
         tmp = Path(tmp)

@@ -8,6 +8,8 @@ checkpoint's and artifacts' checksums. Adding an export format = one function he
   torch_state  a network that serving must run in torch (the EBM: Langevin needs dE/dx by autograd):
                config + state_dict as model.pt, gated by reloading it into a fresh network
   bigram_table, lstm_step, spacy_vectors   the text models (export/text.py)
+  gpt2_onnx    gpt2_qa (export/gpt2.py): a registry `export.per_version` kind, called once per version with
+               version=...; writes artifacts/<model>/<version>/
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from typing import Callable
 
 import torch
 
+from export.gpt2 import export_gpt2_onnx
 from export.onnx import export_with_gate
 from export.text import export_bigram_table, export_lstm_step, export_spacy_vectors
 from genai_serve.checkpoint import atomic_write_bytes, atomic_write_json, build_from_checkpoint
@@ -76,10 +79,12 @@ def export_torch_state(spec: ModelSpec, ckpt_path: Path, out_dir: Path) -> dict:
                        "check": "reloaded into a fresh network: outputs equal and finite"}}
 
 
-EXPORTERS: dict[str, Callable[[ModelSpec, Path, Path], dict]] = {
+# per_version kinds take a fourth argument, version=...
+EXPORTERS: dict[str, Callable[..., dict]] = {
     "onnx": export_onnx,
     "torch_state": export_torch_state,
     "bigram_table": export_bigram_table,
     "lstm_step": export_lstm_step,
     "spacy_vectors": export_spacy_vectors,
+    "gpt2_onnx": export_gpt2_onnx,
 }

@@ -17,19 +17,26 @@ from genai_serve.checkpoint import atomic_write_json
 from genai_serve.registry import Paths, ModelSpec, load_registry, select, sha256_path
 
 
-def export_model(spec: ModelSpec, paths: Paths) -> dict:
-    ckpt_path = paths.checkpoint(spec.name)
+def export_model(spec: ModelSpec, paths: Paths) -> list[dict]:
+    """Export one model: once, or once per version when the registry sets `export.per_version`."""
+    ckpt_path = paths.checkpoint(spec.name, spec.checkpoint_name)
     if not ckpt_path.exists():
         raise SystemExit(f"{spec.name}: no checkpoint at {ckpt_path}; run `make train-{spec.name}` first")
     kind = spec.export.get("kind")
     if kind not in EXPORTERS:
         raise SystemExit(f"{spec.name}: unknown export kind {kind!r}; known: {sorted(EXPORTERS)}")
-    out_dir = paths.artifact_dir(spec.name)
+    versions = spec.versions if spec.per_version else (None,)
+    return [_export_one(spec, paths, ckpt_path, EXPORTERS[kind], v) for v in versions]
+
+
+def _export_one(spec: ModelSpec, paths: Paths, ckpt_path: Path, exporter, version: str | None) -> dict:
+    out_dir = paths.artifact_dir(spec.name, version)
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    record = EXPORTERS[kind](spec, ckpt_path, out_dir)
+    record = exporter(spec, ckpt_path, out_dir, version=version) if version else exporter(spec, ckpt_path, out_dir)
     info = {
         "model": spec.name,
+        **({"version": version} if version else {}),
         "checkpoint": {"path": str(ckpt_path.relative_to(paths.base)), "sha256": sha256_path(ckpt_path)},
         **record,
         "artifacts": {name: sha256_path(out_dir / name) for name in spec.artifacts},
@@ -47,9 +54,10 @@ def main(argv=None) -> None:
     paths = Paths(args.base)
     specs = select(load_registry(), args.models)
     for spec in tqdm(specs, desc="export", unit="model"):
-        info = export_model(spec, paths)
-        worst = max(info["parity"]["max_abs_diff"].values())
-        tqdm.write(f"{spec.name}: {info['format']} -> {paths.artifact_dir(spec.name)} (gate max |diff| {worst:.2e})")
+        for info in export_model(spec, paths):
+            worst = max(info["parity"]["max_abs_diff"].values())
+            where = paths.artifact_dir(spec.name, info.get("version"))
+            tqdm.write(f"{spec.name}: {info['format']} -> {where} (gate max |diff| {worst:.2e})")
 
 
 if __name__ == "__main__":

@@ -34,13 +34,15 @@ class Paths:
     def run(self) -> Path:
         return self.base / "run"
 
-    def checkpoint(self, model: str) -> Path:
-        return self.checkpoints / model / "model.pt"
+    def checkpoint(self, model: str, name: str = "model.pt") -> Path:
+        return self.checkpoints / model / name
 
-    def artifact_dir(self, model: str) -> Path:
+    def artifact_dir(self, model: str, version: str | None = None) -> Path:
         # Artifacts are unversioned (the latest export); a version is stamped on at archive time,
         # as TorchServe does, so `make archive-cnn VERSION=2.0` packs the current export as 2.0.
-        return self.artifacts / model
+        # A model whose versions are different trainings (gpt2_qa: 1.0 = SFT, 2.0 = RL) sets
+        # `export.per_version` and gets artifacts/<model>/<version>/ (ModelSpec.artifact_version).
+        return self.artifacts / model / version if version else self.artifacts / model
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,24 @@ class ModelSpec:
     sample: dict = field(default_factory=dict)
     gallery: tuple[dict, ...] = ()  # requests whose images `make gallery` shows (image models only)
     load_weight: int = 1  # share of the users in the mixed Locust scenario
+
+    @property
+    def checkpoint_name(self) -> str:
+        """The file a trainer writes under checkpoints/<model>/ (registry `train.checkpoint`, default model.pt)."""
+        return str(self.train.get("checkpoint", "model.pt"))
+
+    @property
+    def per_version(self) -> bool:
+        """True when each version is its own export (artifacts/<model>/<version>/), not a stamp on one export."""
+        return bool(self.export.get("per_version"))
+
+    def artifact_version(self, version: str | None) -> str | None:
+        """The artifact_dir version argument for archiving `version` (None: the unversioned export)."""
+        if not self.per_version:
+            return None
+        if version not in self.versions:
+            raise SystemExit(f"{self.name}: each version is its own export; version must be one of {self.versions}")
+        return version
 
     def mar_file(self, version: str) -> str:
         # TorchServe names an archive after the model; versions share a store, so the file carries both.

@@ -81,7 +81,7 @@ def random_exports(tmp_path_factory) -> Paths:
     return paths
 
 
-def make_handler(model: str, paths: Paths, tmp_path: Path):
+def make_handler(model: str, paths: Paths, tmp_path: Path, version: str = "1.0"):
     """Lay out a model dir as TorchServe unpacks a .mar (artifacts + model_card.json) and initialise the handler."""
     import importlib
 
@@ -89,13 +89,14 @@ def make_handler(model: str, paths: Paths, tmp_path: Path):
 
     registry = load_registry()
     spec = registry[model]
-    model_dir = tmp_path / f"{model}-model-dir"
+    model_dir = tmp_path / f"{model}-{version}-model-dir"
     model_dir.mkdir()
+    art_dir = paths.artifact_dir(model, spec.artifact_version(version))  # per-version exports (gpt2_qa)
     for name in spec.artifacts:  # a file, or a directory (a spaCy pipeline)
-        src = paths.artifact_dir(model) / name
+        src = art_dir / name
         (shutil.copytree if src.is_dir() else shutil.copy2)(src, model_dir / name)
-    info = json.loads((paths.artifact_dir(model) / "export.json").read_text())
-    (model_dir / "model_card.json").write_text(json.dumps(model_card(spec, "1.0", info, paths)))
+    info = json.loads((art_dir / "export.json").read_text())
+    (model_dir / "model_card.json").write_text(json.dumps(model_card(spec, version, info, paths)))
     config = yaml.safe_load(yaml.safe_dump(model_config_yaml(spec, registry)))  # as TorchServe reads it back
     module = importlib.import_module(spec.handler.removesuffix(".py").replace("/", "."))
     # TorchServe's own rule (ts/model_loader.py): a handler module must define exactly one class.
@@ -105,7 +106,7 @@ def make_handler(model: str, paths: Paths, tmp_path: Path):
     assert len(classes) == 1, f"{spec.handler} defines {classes}: TorchServe needs exactly one class"
     handler_cls = classes[0]
     handler = handler_cls()
-    context = FakeContext(model_dir, model, model_yaml_config=config)
+    context = FakeContext(model_dir, model, version=version, model_yaml_config=config)
     handler.initialize(context)
     return handler, context
 

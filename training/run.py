@@ -1,7 +1,7 @@
 """Train every model in models.yaml, or those named: python -m training.run [model ...] [--data-dir D] [--download].
 
 Each model's `train:` entry names its module (which exposes main(argv)) and default arguments; the
-checkpoint goes to checkpoints/<model>/model.pt. `--trainer-args="--max-steps 5"` passes extra
+checkpoint goes to checkpoints/<model>/model.pt (or the registry's `train.checkpoint` name). `--trainer-args="--max-steps 5"` passes extra
 arguments to every trainer (a quick run).
 """
 from __future__ import annotations
@@ -27,12 +27,12 @@ def main(argv=None) -> None:
     paths = Paths(args.base)
     for spec in select(load_registry(), args.models):
         trainer = importlib.import_module(spec.train["module"])
-        cli = ["--out", str(paths.checkpoint(spec.name)), *map(str, spec.train.get("args", []))]
+        cli = ["--out", str(paths.checkpoint(spec.name, spec.checkpoint_name)), *map(str, spec.train.get("args", []))]
         cli += (["--data-dir", args.data_dir] if args.data_dir else []) + (["--download"] if args.download else [])
         started = time.perf_counter()
         print(f"== train {spec.name}: python -m {spec.train['module']} {' '.join(cli + passthrough)}", flush=True)
         trainer.main(cli + passthrough)
-        print(f"== {spec.name} trained in {time.perf_counter() - started:.0f}s -> {paths.checkpoint(spec.name)}", flush=True)
+        print(f"== {spec.name} trained in {time.perf_counter() - started:.0f}s -> {paths.checkpoint(spec.name, spec.checkpoint_name)}", flush=True)
 
 
 if __name__ == "__main__":
