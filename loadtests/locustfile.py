@@ -51,7 +51,6 @@ def user_class(spec: ModelSpec) -> type:
     return ModelUser
 
 
-# Locust collects the User subclasses it finds in this module's globals: one per selected model.
-for _name in NAMES:
-    _cls = user_class(REGISTRY[_name])
-    globals()[_cls.__name__] = _cls
+# Locust collects the User subclasses it finds in this module's globals: exactly one name per selected model
+# (a loop variable left holding a class would be collected twice).
+globals().update({cls.__name__: cls for cls in (user_class(REGISTRY[name]) for name in NAMES)})
