@@ -61,3 +61,28 @@ def test_grpc_refuses_missing_wrong_and_swapped_tokens_and_serves_the_right_one(
     assert json.loads(grpc_client.predict(server.ports["grpc_inference"], "gan", body, server.token("inference")))[
         "num_samples"] == 1
     grpc_client.list_models(server.ports["grpc_management"], server.token("management"))  # no error
+
+
+def test_expired_tokens_are_refused_on_inference_and_management(tmp_path):
+    """A private server whose keys expire after TorchServe's minimum, one minute: before expiry both keys
+    work, after it both are refused (TorchServe's 400 InvalidKeyException)."""
+    import time
+
+    from genai_serve.server import Server
+    from tests.e2e.conftest import free_ports
+
+    store = tmp_path / "model_store"
+    store.mkdir()
+    ports = dict(zip(("inference", "management", "metrics", "grpc_inference", "grpc_management"), free_ports(5)))
+    server = Server(workdir=tmp_path, store=store, ports=ports, overrides={"token_expiration_min": "1"})
+    server.start()
+    try:
+        issued = time.monotonic()
+        assert server.call("GET", "inference", "/ping").status_code == 200
+        assert server.call("GET", "management", "/models").status_code == 200
+        time.sleep(max(0.0, 65 - (time.monotonic() - issued)))  # bounded: one minute and a margin
+        for api, path in (("inference", "/ping"), ("management", "/models")):
+            r = server.call("GET", api, path)
+            assert r.status_code == 400 and "Token Authorization failed" in r.text, (api, r.status_code, r.text)
+    finally:
+        server.stop()
