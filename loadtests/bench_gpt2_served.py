@@ -83,6 +83,13 @@ def raw_tok_s(paths: Paths, prompt_len: int, threads: int, rounds: int) -> dict:
             run()
             times.append(time.perf_counter() - t)
         out[bs] = bs * NEW / statistics.median(times)
+    # first token in-process: the prompt block plus the first pick, the floor for the served first token line
+    firsts = []
+    for _ in range(max(5, rounds * 3)):
+        t = time.perf_counter()
+        generate(decoder, [Row(list(prompt), 1)], eos=-1)
+        firsts.append(time.perf_counter() - t)
+    out["ttft_ms_p50"] = statistics.median(firsts) * 1000
     return out
 
 
@@ -112,12 +119,11 @@ def served(server, rounds: int) -> dict:
         t = time.perf_counter()
         with server.call("POST", "inference", "/predictions/gpt2_qa/bench", data=stream_body, stream=True,
                          headers={"Content-Type": "application/json"}, timeout=300) as r:
-            for chunk in r.iter_content(chunk_size=None):  # as it arrives (iter_lines buffers 512 bytes)
-                if chunk.strip():
-                    firsts.append(time.perf_counter() - t)
-                    break
-            for _ in r.iter_content(chunk_size=None):
-                pass
+            # One loop reads the whole stream, noting when the first line arrived (iter_lines buffers 512
+            # bytes). Breaking out and starting a second iter_content left the rest unread: the connection
+            # closed while the worker was still generating, and the next request queued behind that one.
+            arrivals = [time.perf_counter() - t for chunk in r.iter_content(chunk_size=None) if chunk.strip()]
+            firsts.append(arrivals[0])
     out["ttft_ms_p50"] = statistics.median(firsts) * 1000
     return out
 
@@ -157,7 +163,10 @@ def main(argv=None) -> None:
         f"| served through TorchServe, tok/s (aggregate) | {s[1]:.1f} | {s[8]:.1f} |",
         f"| served / raw | {s[1] / raw[1]:.2f} | {s[8] / raw[8]:.2f} |",
         "",
-        f"Streaming, 1 client: time to the first token line, p50 {s['ttft_ms_p50']:.0f} ms.",
+        "| | raw loop in-process | served, streaming |",
+        "|---|---|---|",
+        f"| first token, 1 client, p50 ms (served: first NDJSON token line) | {raw['ttft_ms_p50']:.0f} | "
+        f"{s['ttft_ms_p50']:.0f} |",
         "Targets (issue 5): served >= 200 tok/s at 8 clients, overhead <= 20% (served / raw >= 0.8), first "
         "token p50 <= 60 ms.",
     ])

@@ -1,0 +1,324 @@
+"""Serving benchmarks (issue 6), each side by side in one run against a private TorchServe on free loopback ports
+serving the archives `make all` built (model_store/):
+
+  python -m loadtests.bench_serving [--parts overhead,seed,sweep] [--duration 10] [--users 16]
+
+  overhead  per model (cnn, gan): served requests/s under Locust vs the same work in-process, at the batch size
+            TorchServe formed: (a) the ONNX Runtime session alone, (b) the whole handler (decode, preprocess,
+            session, postprocess, JSON) called as TorchServe calls it. Where the time goes: CPU seconds of the
+            JVM, the worker and Locust during the served run, and a py-spy profile of the worker.
+  seed      the seeds' serving path (loadtests/seed_app.py: FastAPI + uvicorn, eager torch, one request at a
+            time) vs TorchServe, same payloads, same Locust load, alternating, for cnn, gan and diffusion.
+  sweep     batching policy: requests/s and p50/p99 for batchSize / maxBatchDelay / workers settings at 1, 4
+            and 16 users (the same archive registered under another name with management-API overrides);
+            a PNG plot per model in docs/bench/.
+
+Writes the `serving-overhead`, `seed-path` and `batching-sweep` sections of docs/BENCHMARKS.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import psutil
+import requests
+
+from genai_serve.registry import REPO_ROOT, Paths, load_registry
+from genai_serve.server import Server
+from loadtests.locust_run import SEED_LOCUSTFILE, LoadResult, run_locust
+from loadtests.report import replace_section
+
+DOCS = REPO_ROOT / "docs"
+PORT_NAMES = ("inference", "management", "metrics", "grpc_inference", "grpc_management")
+SWEEP = [  # (batchSize, maxBatchDelay ms, workers)
+    (1, 0, 1), (8, 5, 1), (16, 5, 1), (16, 25, 1), (8, 5, 2)]
+SWEEP_USERS = (1, 4, 16)
+SEED_USERS = {"cnn": 16, "gan": 16, "diffusion": 4}
+
+
+def free_ports(n: int) -> list[int]:
+    from tests.e2e.conftest import free_ports as pick
+
+    return pick(n)
+
+
+@contextmanager
+def private_server(models: list[str]):
+    """TorchServe in a temp dir on free ports, serving `models`' default versions from model_store/."""
+    registry = load_registry()
+    with tempfile.TemporaryDirectory(prefix="bench-serving-") as tmp:
+        server = Server(workdir=Path(tmp), store=Paths().model_store, ports=dict(zip(PORT_NAMES, free_ports(5))))
+        server.start()
+        try:
+            for name in models:
+                server.register(registry[name], registry[name].default_version, timeout_s=300)
+            yield server
+        finally:
+            server.stop()
+
+
+def load(server: Server, model: str, users: int, duration: int, path: str | None = None) -> LoadResult:
+    env = {"GENAI_KEY_FILE": str(server.key_file)}
+    if path:
+        env[f"GENAI_PATH_{model.upper()}"] = path
+    return run_locust(server.url("inference"), model, users, f"{duration}s", env=env, server_pid=server.pid(),
+                      logs=server.workdir / "logs")
+
+
+# -- 1. overhead ------------------------------------------------------------------------------------------------
+def sample_request(spec) -> dict:
+    """The registry sample as TorchServe hands it to a handler (JSON bodies arrive decoded)."""
+    body, content_type = spec.sample_body()
+    return {"body": json.loads(body) if content_type == "application/json" else body}
+
+
+def raw_rates(model: str, batch: int, seconds: float = 4.0) -> dict:
+    """In-process requests/s at `batch` requests per call: the session alone and the whole handler."""
+    import numpy as np
+
+    from genai_serve.envelope import decode_request
+    from genai_serve.schema import validate
+    from tests.conftest import make_handler
+
+    spec = load_registry()[model]
+    with tempfile.TemporaryDirectory() as tmp:
+        handler, ctx = make_handler(model, Paths(), Path(tmp), spec.default_version)
+        requests_ = [sample_request(spec) for _ in range(batch)]
+        items = [handler.parse(decoded, validate(handler.request_model, handler.request_spec, decoded.params))
+                 for decoded in (decode_request(r, handler.binary_fields) for r in requests_)]
+        if model == "cnn":
+            engine_input = np.stack([x for x, _ in items])
+        else:
+            engine_input = np.concatenate([z for _, z, _ in items])
+        session = lambda: handler.model(engine_input)  # noqa: E731
+        whole = lambda: handler.handle(requests_, ctx)  # noqa: E731
+        return {"session": batch * _calls_per_s(session, seconds), "handler": batch * _calls_per_s(whole, seconds),
+                "threads": handler.threads}
+
+
+def _calls_per_s(fn, seconds: float) -> float:
+    fn()  # warm-up
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        fn()
+        n += 1
+    return n / (time.perf_counter() - start)
+
+
+def py_spy_profile(pid: int, seconds: int) -> subprocess.Popen:
+    out = Path(tempfile.mkstemp(suffix=".txt")[1])
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(pid), "--duration",
+                             str(seconds), "--rate", "200", "--format", "raw", "--idle", "--nonblocking", "--output",
+                             str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc.out_file = out
+    return proc
+
+
+PROFILE_BUCKETS = [  # first match wins, checked from the innermost frame outwards
+    ("ONNX Runtime session", ("onnxruntime",)),
+    ("waiting for TorchServe (socket recv)", ("recv", "select", "accept")),
+    ("image decode / preprocess / PNG encode", ("PIL", "imaging.py", "decode_image", "png")),
+    ("JSON and request envelope", ("json", "envelope.py", "schema.py", "pydantic")),
+    ("TorchServe Python protocol", ("ts/protocol", "otf_message_handler", "model_service_worker", "ts/service")),
+]
+
+
+def summarise_profile(proc: subprocess.Popen) -> dict[str, float]:
+    proc.wait(timeout=120)
+    counts: dict[str, int] = {}
+    for line in proc.out_file.read_text().splitlines():
+        stack, _, n = line.rpartition(" ")
+        frames = stack.split(";")[::-1]
+        bucket = next((label for frame in frames for label, keys in PROFILE_BUCKETS if any(k in frame for k in keys)),
+                      "other Python (handler, numpy)")
+        counts[bucket] = counts.get(bucket, 0) + int(n)
+    total = sum(counts.values()) or 1
+    return {k: v / total for k, v in sorted(counts.items(), key=lambda kv: -kv[1])}
+
+
+def overhead(duration: int, users: int) -> str:
+    models = ["cnn", "gan"]
+    rows, profiles = [], {}
+    for model in models:  # one server per model, so its one worker is the process to profile
+        with private_server([model]) as server:
+            load(server, model, users, 3)  # warm-up
+            (worker,) = psutil.Process(server.pid()).children(recursive=True)
+            profiler = py_spy_profile(worker.pid, max(2, duration - 2))
+            served = load(server, model, users, duration)
+            profiles[model] = summarise_profile(profiler)
+        batch = max(1, round(served.batch_mean or 1))
+        rows.append((model, served, batch, raw_rates(model, batch)))
+    spec_lines = ", ".join(f"`{m}` {json.dumps(load_registry()[m].sample.get('json') or load_registry()[m].sample['file'])}"
+                           for m in models)
+    out = [f"Command: `python -m loadtests.bench_serving --parts overhead --duration {duration} --users {users}` "
+           f"({time.strftime('%Y-%m-%d')}). Served: {users} closed-loop Locust users (FastHttpUser) for {duration} s "
+           f"on one worker with the registry's batching; payloads {spec_lines}. Raw: the same archive's session and "
+           "handler in this process at the mean batch size TorchServe formed, same thread count as the worker.", "",
+           "| model | served req/s | p50 / p99 ms | mean batch | raw session req/s | raw handler req/s | served / raw session | served / raw handler |",
+           "|---|---|---|---|---|---|---|---|"]
+    for model, s, batch, raw in rows:
+        out.append(f"| {model} | {s.rps:.0f} | {s.p50:.0f} / {s.p99:.0f} | {s.batch_mean or 0:.1f} | {raw['session']:.0f} | "
+                   f"{raw['handler']:.0f} | {s.rps / raw['session']:.2f} | {s.rps / raw['handler']:.2f} |")
+    out += ["", "Where the served time goes: CPU seconds per process group during the served run (2 cores x "
+            f"{duration} s = {2 * duration} CPU s available) and the worker's py-spy profile (share of samples, idle "
+            "included).", "", "| model | JVM | worker | Locust | worker profile |", "|---|---|---|---|---|"]
+    for model, s, _, _ in rows:
+        prof = "; ".join(f"{k} {v:.0%}" for k, v in profiles[model].items() if v >= 0.02)
+        out.append(f"| {model} | {s.cpu_s.get('jvm', 0):.1f} | {s.cpu_s.get('workers', 0):.1f} | "
+                   f"{s.cpu_s['locust']:.1f} | {prof} |")
+    return "\n".join(out)
+
+
+# -- 2. the seeds' serving path -----------------------------------------------------------------------------------
+@contextmanager
+def seed_app(models: list[str]):
+    port = free_ports(1)[0]
+    env = {**os.environ, "GENAI_SEED_MODELS": ",".join(models)}
+    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "loadtests.seed_app:app", "--host", "127.0.0.1",
+                             "--port", str(port), "--log-level", "warning"], cwd=REPO_ROOT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(url + "/openapi.json", timeout=2).ok:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.5)
+        else:
+            raise RuntimeError("the seed app did not start in 120 s")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def seed_path(duration: int, rounds: int) -> str:
+    models = list(SEED_USERS)
+    registry = load_registry()
+    results: dict[str, dict[str, list[LoadResult]]] = {m: {"ours": [], "seed": []} for m in models}
+    with private_server(models) as server, seed_app(models) as seed_url:
+        for model in models:
+            users = SEED_USERS[model]
+            load(server, model, users, 3)  # warm-up both
+            run_locust(seed_url, model, users, "3s", locustfile=SEED_LOCUSTFILE)
+            for _ in range(rounds):  # alternate so drift on the machine hits both sides alike
+                results[model]["ours"].append(load(server, model, users, duration))
+                results[model]["seed"].append(run_locust(seed_url, model, users, f"{duration}s",
+                                                         locustfile=SEED_LOCUSTFILE))
+    out = [f"Command: `python -m loadtests.bench_serving --parts seed --duration {duration} --rounds {rounds}` "
+           f"({time.strftime('%Y-%m-%d')}). Seed path: loadtests/seed_app.py (FastAPI + uvicorn, eager torch, no "
+           "batching, seed 1's request shapes) on the same checkpoints; ours: TorchServe with the registry's settings. "
+           f"Closed-loop Locust users, {duration} s per side per round, {rounds} rounds alternating; medians.", "",
+           "| model | payload | users | ours req/s | seed req/s | ours / seed | ours p50 / p99 ms | seed p50 / p99 ms | failures (ours, seed) |",
+           "|---|---|---|---|---|---|---|---|---|"]
+    for model in models:
+        o, s = (_median(results[model][side]) for side in ("ours", "seed"))
+        payload = json.dumps(registry[model].sample.get("json") or registry[model].sample["file"])
+        fails = (sum(r.failures for r in results[model]["ours"]), sum(r.failures for r in results[model]["seed"]))
+        out.append(f"| {model} | `{payload}` | {SEED_USERS[model]} | {o.rps:.1f} | {s.rps:.1f} | "
+                   f"{o.rps / s.rps if s.rps else float('inf'):.1f}x | {o.p50:.0f} / {o.p99:.0f} | {s.p50:.0f} / {s.p99:.0f} | {fails[0]}, {fails[1]} |")
+    return "\n".join(out)
+
+
+def _median(runs: list[LoadResult]) -> LoadResult:
+    return LoadResult(rps=statistics.median(r.rps for r in runs), p50=statistics.median(r.p50 for r in runs),
+                      p99=statistics.median(r.p99 for r in runs), requests=sum(r.requests for r in runs),
+                      failures=sum(r.failures for r in runs))
+
+
+# -- 3. batching policy -----------------------------------------------------------------------------------------
+def sweep(duration: int) -> str:
+    registry = load_registry()
+    models = ["cnn", "gan"]
+    table: dict[str, dict[tuple, dict[int, LoadResult]]] = {m: {} for m in models}
+    with private_server([]) as server:
+        for model in models:
+            spec = registry[model]
+            name = f"{model}_sweep"
+            for bs, delay, workers in SWEEP:
+                server.manage("POST", "/models", f"register {name}", ok=(200, 201), timeout=300, params={
+                    "url": spec.mar_file(spec.default_version), "model_name": name, "batch_size": bs,
+                    "max_batch_delay": delay, "initial_workers": workers, "synchronous": "true"})
+                try:
+                    load(server, model, 4, 2, path=f"/predictions/{name}")  # warm-up
+                    table[model][(bs, delay, workers)] = {
+                        users: load(server, model, users, duration, path=f"/predictions/{name}")
+                        for users in SWEEP_USERS}
+                finally:
+                    server.manage("DELETE", f"/models/{name}", f"unregister {name}", timeout=120)
+    out = [f"Command: `python -m loadtests.bench_serving --parts sweep --duration {duration}` "
+           f"({time.strftime('%Y-%m-%d')}). Each setting registers the model's default archive as `<model>_sweep` "
+           f"with management-API overrides, then runs closed-loop Locust users for {duration} s at each concurrency. "
+           "Payloads: the registry samples.", ""]
+    for model in models:
+        cfg = registry[model].model_config
+        out += [f"**{model}** (registry now: batchSize {cfg['batchSize']}, maxBatchDelay {cfg['maxBatchDelay']} ms, "
+                f"{cfg.get('minWorkers', 1)} worker): ![{model} batching](bench/{model}-batching.png)", "",
+                "| batchSize | maxBatchDelay ms | workers | " + " | ".join(
+                    f"{u} users: req/s, p50/p99 ms, batch" for u in SWEEP_USERS) + " |",
+                "|---|---|---|" + "---|" * len(SWEEP_USERS)]
+        for (bs, delay, workers), by_users in table[model].items():
+            cells = [f"{r.rps:.0f}, {r.p50:.0f}/{r.p99:.0f}, {r.batch_mean or 0:.1f}" for r in by_users.values()]
+            out.append(f"| {bs} | {delay} | {workers} | " + " | ".join(cells) + " |")
+        out.append("")
+        plot(model, table[model])
+    return "\n".join(out)
+
+
+def plot(model: str, results: dict[tuple, dict[int, LoadResult]]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_rps, ax_lat) = plt.subplots(1, 2, figsize=(11, 4))
+    for (bs, delay, workers), by_users in results.items():
+        label = f"batch {bs}, delay {delay} ms, {workers} worker{'s' if workers > 1 else ''}"
+        users = list(by_users)
+        line, = ax_rps.plot(users, [r.rps for r in by_users.values()], marker="o", label=label)
+        ax_lat.plot(users, [r.p99 for r in by_users.values()], marker="o", color=line.get_color(), label=label)
+        ax_lat.plot(users, [r.p50 for r in by_users.values()], linestyle="--", color=line.get_color())
+    ax_rps.set(title=f"{model}: throughput", xlabel="concurrent users", ylabel="requests/s", xscale="log")
+    ax_lat.set(title=f"{model}: latency (solid p99, dashed p50)", xlabel="concurrent users", ylabel="ms",
+               xscale="log")
+    for ax in (ax_rps, ax_lat):
+        ax.set_xticks(SWEEP_USERS, [str(u) for u in SWEEP_USERS])
+        ax.grid(alpha=0.3)
+    ax_rps.legend(fontsize=8)
+    fig.tight_layout()
+    (DOCS / "bench").mkdir(exist_ok=True)
+    fig.savefig(DOCS / "bench" / f"{model}-batching.png", dpi=100)
+    plt.close(fig)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--parts", default="overhead,seed,sweep")
+    parser.add_argument("--duration", type=int, default=10, help="seconds per measured load")
+    parser.add_argument("--users", type=int, default=16, help="users for the overhead part")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds for the seed part")
+    args = parser.parse_args(argv)
+    machine = f"1-minute load average at start {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores."
+    parts = {"overhead": ("serving-overhead", "Serving overhead: TorchServe vs in-process",
+                          lambda: overhead(args.duration, args.users)),
+             "seed": ("seed-path", "Against the seeds' serving path (FastAPI, eager torch, one at a time)",
+                      lambda: seed_path(args.duration, args.rounds)),
+             "sweep": ("batching-sweep", "Batching policy sweep", lambda: sweep(args.duration))}
+    for part in args.parts.split(","):
+        key, title, run = parts[part]
+        text = run() + "\n\n" + machine
+        print(text, flush=True)
+        replace_section(DOCS / "BENCHMARKS.md", key, title, text)
+
+
+if __name__ == "__main__":
+    main()
