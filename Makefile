@@ -16,7 +16,7 @@ DEVICE      ?=
 ARGS        ?=
 TRAIN_ARGS  := $(if $(DATA_DIR),--data-dir $(DATA_DIR)) $(if $(DOWNLOAD),--download)
 
-.PHONY: help setup check-java train export archive serve stop status smoke test test-unit test-e2e clean distclean all curl-examples loadtest bench bench-batching bench-samplers bench-gpt2 bench-gpt2-served gallery reliability soak lint-docker validate-k8s kserve-bundle ctl models promote rollback
+.PHONY: help setup check-java train export archive serve stop status smoke test test-unit test-e2e clean distclean all curl-examples loadtest bench bench-batching bench-samplers bench-gpt2 bench-gpt2-served bench-serving gallery reliability soak lint-docker validate-k8s kserve-bundle ctl models promote rollback
 
 help: ## list targets
 	@grep -E '^[a-zA-Z%_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -85,8 +85,11 @@ loadtest: setup ## Locust against the running server (MODEL=cnn USERS=16 DURATIO
 	GENAI_MODELS=$(MODEL) $(PY) -m locust -f loadtests/locustfile.py --headless -u $(USERS) -r $(USERS) -t $(DURATION) \
 	  --host $(LOAD_HOST) --csv reports/loadtest-$(or $(MODEL),all) --html reports/loadtest-$(or $(MODEL),all).html --only-summary
 
-bench-batching: setup ## requests/s with batching on vs off for MODEL (default cnn), side by side
-	$(PY) -m loadtests.batching --model $(or $(MODEL),cnn) --users $(USERS) --duration $(or $(BENCH_DURATION),20s)
+bench-serving: setup ## served vs in-process, vs the seeds' FastAPI path, batching sweep (private TorchServe on make all's archives); writes docs/BENCHMARKS.md
+	$(PY) -m loadtests.bench_serving --duration $(or $(BENCH_SECONDS),10)
+
+bench-batching: setup ## only the batching-policy sweep of bench-serving (cnn, gan; plots in docs/bench/)
+	$(PY) -m loadtests.bench_serving --parts sweep --duration $(or $(BENCH_SECONDS),10)
 
 bench-samplers: setup ## ORT vs torch reverse diffusion, batched vs serial Langevin (needs train + export); writes docs/BENCHMARKS.md
 	$(PY) -m loadtests.bench_samplers
@@ -97,7 +100,7 @@ bench-gpt2: setup ## GPT-2 124M-shape tok/s: eager generate vs our ONNX Runtime 
 bench-gpt2-served: setup ## gpt2_qa at the 124M shape served by a private TorchServe vs the raw loop: tok/s at 1 and 8 clients, streaming first token
 	$(PY) -m loadtests.bench_gpt2_served
 
-bench: bench-samplers bench-gpt2 bench-gpt2-served bench-batching ## every benchmark (bench-batching needs `make serve`)
+bench: bench-samplers bench-gpt2 bench-gpt2-served bench-serving ## every benchmark (after `make all`; each starts its own server)
 
 reliability: setup ## hostile input, worker kills and a 10-minute soak against `make serve` -> docs/RELIABILITY.md
 	$(PY) -m genai_serve.reliability.run --soak-seconds $(or $(SOAK_SECONDS),600)

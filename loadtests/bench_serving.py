@@ -8,7 +8,8 @@ serving the archives `make all` built (model_store/):
             session, postprocess, JSON) called as TorchServe calls it. Where the time goes: CPU seconds of the
             JVM, the worker and Locust during the served run, and a py-spy profile of the worker.
   seed      the seeds' serving path (loadtests/seed_app.py: FastAPI + uvicorn, eager torch, one request at a
-            time) vs TorchServe, same payloads, same Locust load, alternating, for cnn, gan and diffusion.
+            time) vs TorchServe, same payloads, same Locust load, alternating, for cnn, gan, diffusion and
+            gpt2_qa (tokens/s from each response's completion_tokens).
   sweep     batching policy: requests/s and p50/p99 for batchSize / maxBatchDelay / workers settings at 1, 4
             and 16 users (the same archive registered under another name with management-API overrides);
             a PNG plot per model in docs/bench/.
@@ -39,9 +40,9 @@ from loadtests.report import replace_section
 DOCS = REPO_ROOT / "docs"
 PORT_NAMES = ("inference", "management", "metrics", "grpc_inference", "grpc_management")
 SWEEP = [  # (batchSize, maxBatchDelay ms, workers)
-    (1, 0, 1), (8, 5, 1), (16, 5, 1), (16, 25, 1), (8, 5, 2)]
+    (1, 0, 1), (8, 0, 1), (8, 1, 1), (8, 5, 1), (16, 1, 1), (16, 5, 1), (16, 25, 1), (8, 1, 2)]
 SWEEP_USERS = (1, 4, 16)
-SEED_USERS = {"cnn": 16, "gan": 16, "diffusion": 4}
+SEED_USERS = {"cnn": 16, "gan": 16, "diffusion": 4, "gpt2_qa": 8}
 
 
 def free_ports(n: int) -> list[int]:
@@ -123,11 +124,12 @@ def py_spy_profile(pid: int, seconds: int) -> subprocess.Popen:
 
 
 PROFILE_BUCKETS = [  # first match wins, checked from the innermost frame outwards
+    ("idle: waiting for the frontend's next batch", ("_retrieve_buffer", "retrieve_msg")),
     ("ONNX Runtime session", ("onnxruntime",)),
-    ("waiting for TorchServe (socket recv)", ("recv", "select", "accept")),
     ("image decode / preprocess / PNG encode", ("PIL", "imaging.py", "decode_image", "png")),
     ("JSON and request envelope", ("json", "envelope.py", "schema.py", "pydantic")),
-    ("TorchServe Python protocol", ("ts/protocol", "otf_message_handler", "model_service_worker", "ts/service")),
+    ("metrics and logging", ("ts/metrics", "logging/")),
+    ("TorchServe Python protocol", ("ts/protocol", "model_service_worker", "ts/service")),
 ]
 
 
@@ -165,7 +167,7 @@ def overhead(duration: int, users: int) -> str:
            "| model | served req/s | p50 / p99 ms | mean batch | raw session req/s | raw handler req/s | served / raw session | served / raw handler |",
            "|---|---|---|---|---|---|---|---|"]
     for model, s, batch, raw in rows:
-        out.append(f"| {model} | {s.rps:.0f} | {s.p50:.0f} / {s.p99:.0f} | {s.batch_mean or 0:.1f} | {raw['session']:.0f} | "
+        out.append(f"| {model} | {s.rps:.0f} | {s.p50:.0f} / {s.p99:.0f} | {_batch(s)} | {raw['session']:.0f} | "
                    f"{raw['handler']:.0f} | {s.rps / raw['session']:.2f} | {s.rps / raw['handler']:.2f} |")
     out += ["", "Where the served time goes: CPU seconds per process group during the served run (2 cores x "
             f"{duration} s = {2 * duration} CPU s available) and the worker's py-spy profile (share of samples, idle "
@@ -179,9 +181,10 @@ def overhead(duration: int, users: int) -> str:
 
 # -- 2. the seeds' serving path -----------------------------------------------------------------------------------
 @contextmanager
-def seed_app(models: list[str]):
+def seed_app(models: list[str], project: Path | None = None):
+    """loadtests/seed_app.py under uvicorn on a free loopback port, on `project`'s checkpoints (default: the repo)."""
     port = free_ports(1)[0]
-    env = {**os.environ, "GENAI_SEED_MODELS": ",".join(models)}
+    env = {**os.environ, "GENAI_SEED_MODELS": ",".join(models), "GENAI_SEED_PROJECT": str(project or Paths().base)}
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "loadtests.seed_app:app", "--host", "127.0.0.1",
                              "--port", str(port), "--log-level", "warning"], cwd=REPO_ROOT, env=env)
     url = f"http://127.0.0.1:{port}"
@@ -201,38 +204,47 @@ def seed_app(models: list[str]):
         proc.wait(timeout=30)
 
 
-def seed_path(duration: int, rounds: int) -> str:
-    models = list(SEED_USERS)
+def seed_path(duration: int, rounds: int, models: list[str]) -> str:
     registry = load_registry()
     results: dict[str, dict[str, list[LoadResult]]] = {m: {"ours": [], "seed": []} for m in models}
+    # Both sides get the machine's cores: torch in the seed app uses them all by default; our workers would
+    # otherwise split them with the whole registry's workers (genai_serve/runtime.py thread_budget).
+    os.environ["GENAI_THREADS_PER_WORKER"] = str(os.cpu_count())
     with private_server(models) as server, seed_app(models) as seed_url:
         for model in models:
             users = SEED_USERS[model]
-            load(server, model, users, 3)  # warm-up both
-            run_locust(seed_url, model, users, "3s", locustfile=SEED_LOCUSTFILE)
+            warm = max(3, duration // 2)  # long enough for a few of the slowest requests (diffusion: ~1 s each)
+            load(server, model, users, warm)  # warm-up both
+            run_locust(seed_url, model, users, f"{warm}s", locustfile=SEED_LOCUSTFILE)
             for _ in range(rounds):  # alternate so drift on the machine hits both sides alike
                 results[model]["ours"].append(load(server, model, users, duration))
                 results[model]["seed"].append(run_locust(seed_url, model, users, f"{duration}s",
                                                          locustfile=SEED_LOCUSTFILE))
     out = [f"Command: `python -m loadtests.bench_serving --parts seed --duration {duration} --rounds {rounds}` "
            f"({time.strftime('%Y-%m-%d')}). Seed path: loadtests/seed_app.py (FastAPI + uvicorn, eager torch, no "
-           "batching, seed 1's request shapes) on the same checkpoints; ours: TorchServe with the registry's settings. "
+           "batching, seed 1's request shapes) on the same checkpoints; ours: TorchServe with the registry's settings; "
+           f"both sides use {os.cpu_count()} threads per model. "
            f"Closed-loop Locust users, {duration} s per side per round, {rounds} rounds alternating; medians.", "",
            "| model | payload | users | ours req/s | seed req/s | ours / seed | ours p50 / p99 ms | seed p50 / p99 ms | failures (ours, seed) |",
            "|---|---|---|---|---|---|---|---|---|"]
+    tokens = []
     for model in models:
         o, s = (_median(results[model][side]) for side in ("ours", "seed"))
         payload = json.dumps(registry[model].sample.get("json") or registry[model].sample["file"])
         fails = (sum(r.failures for r in results[model]["ours"]), sum(r.failures for r in results[model]["seed"]))
         out.append(f"| {model} | `{payload}` | {SEED_USERS[model]} | {o.rps:.1f} | {s.rps:.1f} | "
                    f"{o.rps / s.rps if s.rps else float('inf'):.1f}x | {o.p50:.0f} / {o.p99:.0f} | {s.p50:.0f} / {s.p99:.0f} | {fails[0]}, {fails[1]} |")
-    return "\n".join(out)
+        if o.tok_s is not None and s.tok_s:
+            tokens.append(f"{model}: generated tokens/s, ours {o.tok_s:.1f} vs seed {s.tok_s:.1f} = {o.tok_s / s.tok_s:.1f}x "
+                          "(sampled at the sample's settings; each side's answers end at EOS or max_new_tokens).")
+    return "\n".join(out + ([""] + tokens if tokens else []))
 
 
 def _median(runs: list[LoadResult]) -> LoadResult:
     return LoadResult(rps=statistics.median(r.rps for r in runs), p50=statistics.median(r.p50 for r in runs),
                       p99=statistics.median(r.p99 for r in runs), requests=sum(r.requests for r in runs),
-                      failures=sum(r.failures for r in runs))
+                      failures=sum(r.failures for r in runs),
+                      tok_s=statistics.median(r.tok_s for r in runs) if all(r.tok_s for r in runs) else None)
 
 
 # -- 3. batching policy -----------------------------------------------------------------------------------------
@@ -267,11 +279,15 @@ def sweep(duration: int) -> str:
                     f"{u} users: req/s, p50/p99 ms, batch" for u in SWEEP_USERS) + " |",
                 "|---|---|---|" + "---|" * len(SWEEP_USERS)]
         for (bs, delay, workers), by_users in table[model].items():
-            cells = [f"{r.rps:.0f}, {r.p50:.0f}/{r.p99:.0f}, {r.batch_mean or 0:.1f}" for r in by_users.values()]
+            cells = [f"{r.rps:.0f}, {r.p50:.0f}/{r.p99:.0f}, {_batch(r)}" for r in by_users.values()]
             out.append(f"| {bs} | {delay} | {workers} | " + " | ".join(cells) + " |")
         out.append("")
         plot(model, table[model])
     return "\n".join(out)
+
+
+def _batch(result: LoadResult) -> str:
+    return "n/a" if result.batch_mean is None else f"{result.batch_mean:.1f}"
 
 
 def plot(model: str, results: dict[tuple, dict[int, LoadResult]]) -> None:
@@ -289,7 +305,7 @@ def plot(model: str, results: dict[tuple, dict[int, LoadResult]]) -> None:
         ax_lat.plot(users, [r.p50 for r in by_users.values()], linestyle="--", color=line.get_color())
     ax_rps.set(title=f"{model}: throughput", xlabel="concurrent users", ylabel="requests/s", xscale="log")
     ax_lat.set(title=f"{model}: latency (solid p99, dashed p50)", xlabel="concurrent users", ylabel="ms",
-               xscale="log")
+               xscale="log", yscale="log")
     for ax in (ax_rps, ax_lat):
         ax.set_xticks(SWEEP_USERS, [str(u) for u in SWEEP_USERS])
         ax.grid(alpha=0.3)
@@ -306,12 +322,13 @@ def main(argv=None) -> None:
     parser.add_argument("--duration", type=int, default=10, help="seconds per measured load")
     parser.add_argument("--users", type=int, default=16, help="users for the overhead part")
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds for the seed part")
+    parser.add_argument("--seed-models", default=",".join(SEED_USERS), help="models for the seed part")
     args = parser.parse_args(argv)
     machine = f"1-minute load average at start {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores."
     parts = {"overhead": ("serving-overhead", "Serving overhead: TorchServe vs in-process",
                           lambda: overhead(args.duration, args.users)),
              "seed": ("seed-path", "Against the seeds' serving path (FastAPI, eager torch, one at a time)",
-                      lambda: seed_path(args.duration, args.rounds)),
+                      lambda: seed_path(args.duration, args.rounds, args.seed_models.split(","))),
              "sweep": ("batching-sweep", "Batching policy sweep", lambda: sweep(args.duration))}
     for part in args.parts.split(","):
         key, title, run = parts[part]

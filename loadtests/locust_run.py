@@ -25,6 +25,25 @@ LOCUSTFILE = REPO_ROOT / "loadtests" / "locustfile.py"
 SEED_LOCUSTFILE = REPO_ROOT / "loadtests" / "seed_locustfile.py"
 
 
+TOKEN_MODELS = {"gpt2_qa"}  # text generators whose responses say how many tokens they generated
+TOKENS = "completion_tokens"  # the Locust stats row where token-generating users record tokens per response
+
+
+def record_tokens(user, response) -> None:
+    """For text generators: report the response's completion_tokens as a pseudo-request of that 'size', so
+    Locust's stats give tokens/s (the row's requests/s x its average size) beside the real request's row."""
+    tokens = int(response.json().get(TOKENS, 0))
+    user.environment.events.request.fire(request_type="TOKENS", name=TOKENS, response_time=0, response_length=tokens,
+                                         exception=None, context={})
+
+
+def multipart_file(blob: bytes, boundary: str = "genai-serve-bench") -> tuple[bytes, str]:
+    """A multipart body with one field `file` (FastHttpUser takes a body, not requests' `files=`)."""
+    head = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="sample.png"\r\n'
+            "Content-Type: image/png\r\n\r\n").encode()
+    return head + blob + f"\r\n--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
 @dataclass
 class LoadResult:
     rps: float
@@ -34,6 +53,7 @@ class LoadResult:
     failures: int
     cpu_s: dict[str, float] = field(default_factory=dict)  # process group -> CPU seconds during the run
     batch_mean: float | None = None
+    tok_s: float | None = None  # only for users that record tokens
 
 
 def run_locust(host: str, models: str, users: int, duration: str, env: dict | None = None,
@@ -46,19 +66,34 @@ def run_locust(host: str, models: str, users: int, duration: str, env: dict | No
     batches_from = _metrics_size(logs)
     with tempfile.TemporaryDirectory() as tmp:
         prefix = Path(tmp) / "stats"
-        subprocess.run([sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "-u", str(users),
-                        "-r", str(users), "-t", duration, "--host", host, "--csv", str(prefix), "--only-summary",
-                        "--loglevel", "WARNING"],
-                       env={**os.environ, "GENAI_MODELS": models, **(env or {})}, check=True,
-                       stdout=subprocess.DEVNULL, timeout=600)
+        done = subprocess.run([sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "-u", str(users),
+                               "-r", str(users), "-t", duration, "--host", host, "--csv", str(prefix), "--only-summary",
+                               "--loglevel", "WARNING"],
+                              env={**os.environ, "GENAI_MODELS": models, **(env or {})}, capture_output=True,
+                              text=True, timeout=600)
+        if done.returncode not in (0, 1):  # 1: some requests failed, which the stats report; anything else broke
+            raise RuntimeError(f"locust exited {done.returncode}: {done.stderr[-2000:]}")
         with open(f"{prefix}_stats.csv") as fh:
-            row = next(r for r in csv.DictReader(fh) if r["Name"] == "Aggregated")
+            rows = {r["Name"]: r for r in csv.DictReader(fh)}
+    tokens = rows.pop(TOKENS, None)
+    real = [r for name, r in rows.items() if name != "Aggregated"]
+    # A tokens row would mix zero-time pseudo-requests into "Aggregated": with one real row, read that one;
+    # with several (a mixed run), count requests from the real rows (percentiles stay Aggregated's).
+    row = real[0] if tokens and len(real) == 1 else dict(rows["Aggregated"])
+    if tokens and len(real) > 1:
+        row.update({key: str(sum(float(r[key]) for r in real)) for key in ("Requests/s", "Request Count", "Failure Count")})
     child_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = {name: _cpu(ps) - before[name] for name, ps in procs.items()}
     cpu["locust"] = (child_after.ru_utime + child_after.ru_stime) - (child_before.ru_utime + child_before.ru_stime)
-    return LoadResult(rps=float(row["Requests/s"]), p50=float(row["50%"]), p99=float(row["99%"]),
-                      requests=int(row["Request Count"]), failures=int(row["Failure Count"]), cpu_s=cpu,
-                      batch_mean=_batch_mean(logs, batches_from, models))
+    return LoadResult(rps=float(row["Requests/s"]), p50=_number(row["50%"]), p99=_number(row["99%"]),
+                      requests=int(float(row["Request Count"])), failures=int(float(row["Failure Count"])), cpu_s=cpu,
+                      batch_mean=_batch_mean(logs, batches_from, models),
+                      tok_s=float(tokens["Requests/s"]) * float(tokens["Average Content Size"]) if tokens else None)
+
+
+def _number(cell: str) -> float:
+    """Locust writes N/A for the percentiles of a run in which no request finished."""
+    return float("nan") if cell == "N/A" else float(cell)
 
 
 def _server_processes(pid: int | None) -> dict[str, list[psutil.Process]]:
@@ -84,7 +119,8 @@ METRIC = re.compile(r"HandlerRequests\.Count:(\d+)\|#ModelName:([\w.-]+)")
 
 
 def _metrics_file(logs: Path | None) -> Path | None:
-    return None if logs is None else logs / "model_metrics.log"
+    # The frontend echoes each worker's stdout, [METRICS] lines included, into ts_log.log.
+    return None if logs is None else logs / "ts_log.log"
 
 
 def _metrics_size(logs: Path | None) -> int:
@@ -97,7 +133,9 @@ def _batch_mean(logs: Path | None, start: int, models: str) -> float | None:
     if not path or not path.exists():
         return None
     with path.open("rb") as fh:
-        fh.seek(start)
+        # log4j rolls ts_log.log over at 20 MB (log4j2.xml): a file now shorter than `start` was rolled during the
+        # run, and its new part is a sample of the same run's batches.
+        fh.seek(start if path.stat().st_size >= start else 0)
         text = fh.read().decode("utf-8", "replace")
     names = set(models.split(","))
     sizes = [int(n) for n, model in METRIC.findall(text) if model in names or any(model.startswith(f"{m}_") for m in names)]

@@ -20,6 +20,7 @@ from locust import FastHttpUser, constant, task
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from genai_serve.registry import REPO_ROOT, ModelSpec, load_registry  # noqa: E402
+from loadtests.locust_run import TOKEN_MODELS, record_tokens  # noqa: E402
 
 REGISTRY = load_registry()
 NAMES = [n for n in os.environ.get("GENAI_MODELS", "").split(",") if n] or list(REGISTRY)
@@ -30,6 +31,7 @@ def user_class(spec: ModelSpec) -> type:
     """A closed-loop user that sends `spec`'s sample request as soon as the last one is answered."""
     body, content_type = spec.sample_body()
     path = os.environ.get("GENAI_PATH_" + spec.name.upper(), f"/predictions/{spec.name}")
+    counts_tokens = spec.name in TOKEN_MODELS
 
     class ModelUser(FastHttpUser):
         wait_time = constant(0)
@@ -46,6 +48,8 @@ def user_class(spec: ModelSpec) -> type:
             with self.client.post(path, data=body, headers=self.headers, name=path, catch_response=True) as r:
                 if r.status_code != 200:
                     r.failure(f"HTTP {r.status_code}: {(r.text or '')[:200]}")
+                elif counts_tokens:
+                    record_tokens(self, r)
 
     ModelUser.__name__ = ModelUser.__qualname__ = f"{spec.name.title().replace('_', '')}User"
     return ModelUser

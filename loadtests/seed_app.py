@@ -7,7 +7,8 @@ runs one forward at a time per call); images come back as one base64 PNG grid ma
 `make_grid(nrow=ceil(sqrt(n)), pad_value=1.0)` and `mul(255).byte()`. Different from the seed only where the
 seed could not run at all: the networks are this project's trained checkpoints (checkpoints/<model>/model.pt,
 built by `make train`) instead of the seed's missing weight files, and the reverse loop is the project's own
-(genai_serve/sampling/diffusion.py) driven by the eager torch UNet, as the seed drove its own.
+(genai_serve/sampling/diffusion.py) driven by the eager torch UNet, as the seed drove its own; GPT-2 answers
+with transformers' eager `generate` on the fine-tuned directory (checkpoints/gpt2_qa/<default version>/).
 
   GENAI_SEED_MODELS=cnn,gan python -m uvicorn loadtests.seed_app:app --host 127.0.0.1 --port 8000
 """
@@ -17,15 +18,19 @@ import base64
 import io
 import math
 import os
+from contextlib import asynccontextmanager
+from pathlib import Path
 
 import numpy as np
 import torch
 from fastapi import FastAPI, File, HTTPException, UploadFile
 from PIL import Image
+from pydantic import BaseModel
 from torchvision import transforms
 from torchvision.utils import make_grid
 
 from genai_serve.checkpoint import build_from_checkpoint
+from genai_serve.gpt2 import template
 from genai_serve.imaging import CIFAR10_CLASSES
 from genai_serve.registry import Paths
 from genai_serve.sampling.diffusion import denormalize, reverse_diffusion
@@ -34,16 +39,53 @@ CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)  # se
 PREPROCESS = transforms.Compose([transforms.Resize((64, 64)), transforms.ToTensor(),
                                  transforms.Normalize(CIFAR_MEAN, CIFAR_STD)])
 MODELS = [m for m in os.environ.get("GENAI_SEED_MODELS", "cnn,gan,diffusion").split(",") if m]
-PATHS = Paths(os.environ.get("GENAI_SEED_PROJECT", Paths().base))
-
-app = FastAPI(title="seed 1 serving path (benchmark reproduction)")
-nets: dict[str, tuple[torch.nn.Module, dict]] = {}
+PATHS = Paths(Path(os.environ["GENAI_SEED_PROJECT"])) if "GENAI_SEED_PROJECT" in os.environ else Paths()
+nets: dict[str, tuple] = {}
 
 
-@app.on_event("startup")
-def load() -> None:
+@asynccontextmanager
+async def lifespan(_app):
+    """Load every network at start-up, as seed 1 did for the CNN (its generators loaded lazily on first use)."""
     for name in MODELS:
-        nets[name] = build_from_checkpoint(PATHS.checkpoint(name))
+        nets[name] = load_gpt2() if name == "gpt2_qa" else build_from_checkpoint(PATHS.checkpoint(name))
+    yield
+
+
+app = FastAPI(title="seed 1 serving path (benchmark reproduction)", lifespan=lifespan)
+
+
+def load_gpt2():
+    """The fine-tuned HF directory of gpt2_qa's default version, as seed 1 loaded its own (eager, eval mode)."""
+    from transformers import AutoTokenizer, GPT2LMHeadModel
+
+    from genai_serve.registry import load_registry
+
+    directory = PATHS.checkpoints / "gpt2_qa" / load_registry()["gpt2_qa"].default_version
+    return GPT2LMHeadModel.from_pretrained(directory).eval(), AutoTokenizer.from_pretrained(directory)
+
+
+class AnswerRequest(BaseModel):
+    """Seed 1's /gpt2/answer body, plus `context` and `max_new_tokens` so both sides do the same work (the
+    prompt is this project's template: the checkpoints were fine-tuned on it, not on seed 1's)."""
+    question: str
+    context: str | None = None
+    max_new_tokens: int = 64
+    temperature: float = 0.7
+    top_p: float = 0.9
+
+
+@app.post("/gpt2/answer")
+def gpt2_answer(request: AnswerRequest):
+    model, tokenizer = nets["gpt2_qa"]
+    ids = tokenizer(template.prompt(request.question, request.context), return_tensors="pt").input_ids
+    with torch.no_grad():  # seed 1: do_sample with the request's temperature and top_p, transformers' top_k 50
+        out = model.generate(ids, max_new_tokens=request.max_new_tokens, do_sample=True,
+                             temperature=request.temperature, top_p=request.top_p,
+                             pad_token_id=tokenizer.eos_token_id)
+    new = out[0, ids.shape[1]:]
+    # completion_tokens is not in seed 1's response: the benchmark needs it for tokens/s on both sides
+    return {"question": request.question, "answer": tokenizer.decode(new, skip_special_tokens=True),
+            "model": "gpt2-squad-finetuned", "completion_tokens": int(new.shape[0])}
 
 
 def grid_png_base64(samples: torch.Tensor) -> str:

@@ -1,10 +1,11 @@
 """Locust users for the seeds' serving path (loadtests/seed_app.py), sending the same payloads as
 loadtests/locustfile.py sends to TorchServe (the registry's sample requests) in the shape seed 1 took them:
-the CNN's image as a multipart field `file`, the generators' JSON fields as query parameters of a GET
-(the `seed` field has no seed-app equivalent and is dropped). GENAI_MODELS picks the models.
+the CNN's image as a multipart field `file`, the image generators' JSON fields as query parameters of a
+GET, GPT-2's as a JSON body (the `seed` field has no seed-app equivalent and is dropped). GENAI_MODELS picks the models.
 """
 from __future__ import annotations
 
+import json
 import os
 import sys
 from urllib.parse import urlencode
@@ -14,17 +15,12 @@ from locust import FastHttpUser, constant, task
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from genai_serve.registry import REPO_ROOT, ModelSpec, load_registry  # noqa: E402
+from loadtests.locust_run import TOKEN_MODELS, multipart_file, record_tokens  # noqa: E402
 
 SEED_ROUTES = {"cnn": ("POST", "/predict_cifar10"), "gan": ("GET", "/gan/generate"),
-               "diffusion": ("GET", "/diffusion/generate")}
+               "diffusion": ("GET", "/diffusion/generate"), "gpt2_qa": ("POST", "/gpt2/answer")}
 REGISTRY = load_registry()
 NAMES = [n for n in os.environ.get("GENAI_MODELS", "").split(",") if n in SEED_ROUTES] or list(SEED_ROUTES)
-
-
-def multipart_file(blob: bytes, boundary: str = "genai-serve-bench") -> tuple[bytes, str]:
-    head = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="sample.png"\r\n'
-            "Content-Type: image/png\r\n\r\n").encode()
-    return head + blob + f"\r\n--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
 
 
 def seed_user(spec: ModelSpec) -> type:
@@ -32,6 +28,10 @@ def seed_user(spec: ModelSpec) -> type:
     if "file" in spec.sample:  # FastHttpUser takes a body, not `files=`: the multipart body is built once here
         body, content_type = multipart_file((REPO_ROOT / spec.sample["file"]).read_bytes())
         send = lambda client: client.request(method, path, data=body, headers={"Content-Type": content_type},  # noqa: E731
+                                             name=path, catch_response=True)
+    elif method == "POST":  # gpt2_qa: the same JSON body, minus the seed
+        body = json.dumps({k: v for k, v in spec.sample["json"].items() if k != "seed"})
+        send = lambda client: client.request(method, path, data=body, headers={"Content-Type": "application/json"},  # noqa: E731
                                              name=path, catch_response=True)
     else:
         url = path + "?" + urlencode({k: v for k, v in spec.sample["json"].items() if k != "seed"})
@@ -47,6 +47,8 @@ def seed_user(spec: ModelSpec) -> type:
             with send(self.client) as r:
                 if r.status_code != 200:
                     r.failure(f"HTTP {r.status_code}: {(r.text or '')[:200]}")
+                elif spec.name in TOKEN_MODELS:
+                    record_tokens(self, r)
 
     SeedUser.__name__ = SeedUser.__qualname__ = f"Seed{spec.name.title()}User"
     return SeedUser

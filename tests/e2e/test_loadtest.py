@@ -28,3 +28,20 @@ def test_the_mixed_locust_scenario_runs_every_model_without_a_failure(served, tm
     assert paths <= set(rows), f"models that sent no request: {paths - set(rows)}"
     assert int(rows["Aggregated"]["Failure Count"]) == 0, rows["Aggregated"]
     assert all(int(rows[p]["Request Count"]) > 0 for p in paths)
+
+
+def test_the_seed_path_reproduction_answers_the_benchmark_load(served):
+    """loadtests/seed_app.py (the seeds' FastAPI path) under uvicorn, on the same quick-trained checkpoints the
+    test server serves, takes the seed Locust users' requests without a failure; GPT-2 users on both sides
+    report generated tokens, which `make bench` turns into tokens/s."""
+    from loadtests.bench_serving import load, seed_app
+    from loadtests.locust_run import SEED_LOCUSTFILE, run_locust
+
+    models = ["cnn", "gan", "diffusion", "gpt2_qa"]
+    with seed_app(models, project=served.paths.base) as url:
+        seed = run_locust(url, ",".join(models), 4, "6s", locustfile=SEED_LOCUSTFILE)
+    assert seed.failures == 0 and seed.requests >= 4 and seed.tok_s > 0, seed
+    ours = load(served.server, "gpt2_qa", 2, 4)
+    assert ours.failures == 0 and ours.requests > 0 and ours.tok_s > 0, ours
+    assert ours.batch_mean is not None and ours.batch_mean >= 1  # read from the server's own [METRICS] log lines
+    assert ours.cpu_s["workers"] > 0 and ours.cpu_s["locust"] > 0

@@ -1,0 +1,86 @@
+"""The benchmark tooling (loadtests/): the seeds' serving path reproduction answers as seed 1 did, the seed
+Locust users' requests are accepted by it, and the numbers read back from logs and profiles are parsed right.
+Speed is never asserted here (docs/BENCHMARKS.md holds the measurements). Nothing here imports locust:
+it monkey-patches the whole process with gevent (tests/e2e/test_loadtest.py runs the Locust users for real)."""
+from __future__ import annotations
+
+import base64
+import importlib
+import io
+import subprocess
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tests.unit.test_handlers import png
+
+
+@pytest.fixture
+def seed_client(random_exports, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    monkeypatch.setenv("GENAI_SEED_PROJECT", str(random_exports.base))
+    import loadtests.seed_app as seed_app
+
+    seed_app = importlib.reload(seed_app)  # PATHS is read at import
+    with TestClient(seed_app.app) as client:
+        yield client
+
+
+def grid_size(body: dict) -> tuple[int, int]:
+    image = Image.open(io.BytesIO(base64.b64decode(body["image_base64_png"])))
+    assert image.mode == "RGB"
+    return image.size
+
+
+def test_seed_app_answers_in_seed_1s_shapes(seed_client):
+    from loadtests.locust_run import multipart_file
+
+    body, content_type = multipart_file(png())  # exactly what the seed Locust user sends
+    r = seed_client.post("/predict_cifar10", content=body, headers={"Content-Type": content_type})
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert abs(sum(out["probs"]) - 1) < 1e-4 and out["pred_label"] in ("airplane", "ship", "truck", "cat", "dog",
+                                                                          "automobile", "bird", "deer", "frog", "horse")
+    # SEEDS.md 1.7: n=4 gives a 62x62 grid for 28 px digits and 70x70 for 32 px images (2 px white padding)
+    assert grid_size(seed_client.get("/gan/generate", params={"num_samples": 4}).json()) == (62, 62)
+    assert grid_size(seed_client.get("/diffusion/generate", params={"num_samples": 4, "diffusion_steps": 2}).json()) \
+        == (70, 70)
+
+
+def test_seed_app_keeps_the_seeds_error_codes(seed_client):
+    assert seed_client.get("/gan/generate", params={"num_samples": 0}).status_code == 400
+    assert seed_client.post("/predict_cifar10", files={"file": ("x.png", b"not an image")}).status_code == 400
+
+
+def test_batch_sizes_are_read_from_the_metrics_log(tmp_path):
+    from loadtests.locust_run import _batch_mean
+
+    log = tmp_path / "ts_log.log"
+    log.write_text("old HandlerRequests.Count:9|#ModelName:cnn,Level:Model\n")
+    start = log.stat().st_size
+    with log.open("a") as fh:
+        for n, model in ((4, "cnn"), (8, "cnn_sweep"), (3, "gan"), (6, "cnn")):
+            fh.write(f"2026 [INFO] HandlerRequests.Count:{n}|#ModelName:{model},Level:Model|#hostname:vm\n")
+    assert _batch_mean(tmp_path, start, "cnn") == pytest.approx((4 + 8 + 6) / 3)
+    assert _batch_mean(tmp_path, start, "gan") == 3
+    assert _batch_mean(tmp_path, log.stat().st_size, "cnn") is None
+
+
+def test_profile_samples_are_bucketed_by_their_innermost_known_frame(tmp_path):
+    from loadtests.bench_serving import summarise_profile
+
+    raw = tmp_path / "profile.txt"
+    raw.write_text("\n".join([
+        "<module> (ts/model_service_worker.py:1);handle (handlers/base.py:90);run (onnxruntime/session.py:220) 6",
+        "<module> (ts/model_service_worker.py:1);retrieve_msg (ts/protocol/otf_message_handler.py:33);"
+        "_retrieve_buffer (ts/protocol/otf_message_handler.py:181) 3",
+        "<module> (ts/model_service_worker.py:1);handle (handlers/base.py:90);dumps (json/__init__.py:231) 1",
+    ]) + "\n")
+    done = subprocess.Popen(["true"])
+    done.out_file = raw
+    shares = summarise_profile(done)
+    assert shares == {"ONNX Runtime session": 0.6, "idle: waiting for the frontend's next batch": 0.3,
+                      "JSON and request envelope": 0.1}
+    assert list(shares) == sorted(shares, key=lambda k: -shares[k])
