@@ -129,8 +129,7 @@ def served(server, rounds: int) -> dict:
 
 
 def main(argv=None) -> None:
-    from genai_serve.server import Server
-    from tests.e2e.conftest import free_ports
+    from loadtests.bench_serving import private_server
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
@@ -139,15 +138,9 @@ def main(argv=None) -> None:
     load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-gpt2-served-") as tmp:
         spec, paths = build(Path(tmp))
-        os.environ["GENAI_THREADS_PER_WORKER"] = str(args.threads)  # the worker gets what the raw loop gets
-        ports = dict(zip(("inference", "management", "metrics", "grpc_inference", "grpc_management"), free_ports(5)))
-        server = Server(workdir=Path(tmp), store=paths.model_store, ports=ports)
-        server.start()
-        try:
-            server.register(spec, "bench", timeout_s=300)
+        # the worker gets the threads the raw loop gets
+        with private_server([(spec, "bench")], store=paths.model_store, threads=args.threads) as server:
             s = served(server, args.rounds)
-        finally:
-            server.stop()
         raw = raw_tok_s(paths, s["prompt_tokens"], args.threads, args.rounds)
     cfg = spec.model_config
     text = "\n".join([

@@ -45,25 +45,36 @@ SWEEP_USERS = (1, 4, 16)
 SEED_USERS = {"cnn": 16, "gan": 16, "diffusion": 4, "gpt2_qa": 8}
 
 
-def free_ports(n: int) -> list[int]:
-    from tests.e2e.conftest import free_ports as pick
-
-    return pick(n)
-
-
 @contextmanager
-def private_server(models: list[str]):
-    """TorchServe in a temp dir on free ports, serving `models`' default versions from model_store/."""
+def private_server(registered: list[tuple], store: Path | None = None, threads: int | None = None):
+    """TorchServe in a temp dir on free loopback ports serving `registered` ((spec, version) pairs) from `store`
+    (default model_store/). `threads` sets every worker's thread count for this server only."""
+    from tests.e2e.conftest import free_ports
+
+    saved = os.environ.get("GENAI_THREADS_PER_WORKER")
+    if threads:
+        os.environ["GENAI_THREADS_PER_WORKER"] = str(threads)  # read by the workers TorchServe starts
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-serving-") as tmp:
+            server = Server(workdir=Path(tmp), store=store or Paths().model_store,
+                            ports=dict(zip(PORT_NAMES, free_ports(5))))
+            server.start()
+            try:
+                for spec, version in registered:
+                    server.register(spec, version, timeout_s=300)
+                yield server
+            finally:
+                server.stop()
+    finally:
+        if threads:
+            os.environ.pop("GENAI_THREADS_PER_WORKER", None)
+            if saved is not None:
+                os.environ["GENAI_THREADS_PER_WORKER"] = saved
+
+
+def defaults(models: list[str]) -> list[tuple]:
     registry = load_registry()
-    with tempfile.TemporaryDirectory(prefix="bench-serving-") as tmp:
-        server = Server(workdir=Path(tmp), store=Paths().model_store, ports=dict(zip(PORT_NAMES, free_ports(5))))
-        server.start()
-        try:
-            for name in models:
-                server.register(registry[name], registry[name].default_version, timeout_s=300)
-            yield server
-        finally:
-            server.stop()
+    return [(registry[m], registry[m].default_version) for m in models]
 
 
 def load(server: Server, model: str, users: int, duration: int, path: str | None = None) -> LoadResult:
@@ -83,24 +94,19 @@ def sample_request(spec) -> dict:
 
 def raw_rates(model: str, batch: int, seconds: float = 4.0) -> dict:
     """In-process requests/s at `batch` requests per call: the session alone and the whole handler."""
-    import numpy as np
-
-    from genai_serve.envelope import decode_request
-    from genai_serve.schema import validate
     from tests.conftest import make_handler
 
     spec = load_registry()[model]
     with tempfile.TemporaryDirectory() as tmp:
         handler, ctx = make_handler(model, Paths(), Path(tmp), spec.default_version)
         requests_ = [sample_request(spec) for _ in range(batch)]
-        items = [handler.parse(decoded, validate(handler.request_model, handler.request_spec, decoded.params))
-                 for decoded in (decode_request(r, handler.binary_fields) for r in requests_)]
-        if model == "cnn":
-            engine_input = np.stack([x for x, _ in items])
-        else:
-            engine_input = np.concatenate([z for _, z, _ in items])
-        session = lambda: handler.model(engine_input)  # noqa: E731
         whole = lambda: handler.handle(requests_, ctx)  # noqa: E731
+        # The session input of one real batch, captured on its way in, is what the session alone is timed on.
+        engine, seen = handler.model, []
+        handler.model = lambda x: (seen.append(x), engine(x))[1]
+        whole()
+        handler.model = engine
+        session = lambda: engine(seen[0])  # noqa: E731
         return {"session": batch * _calls_per_s(session, seconds), "handler": batch * _calls_per_s(whole, seconds),
                 "threads": handler.threads}
 
@@ -150,7 +156,7 @@ def overhead(duration: int, users: int) -> str:
     models = ["cnn", "gan"]
     rows, profiles = [], {}
     for model in models:  # one server per model, so its one worker is the process to profile
-        with private_server([model]) as server:
+        with private_server(defaults([model])) as server:
             load(server, model, users, 3)  # warm-up
             (worker,) = psutil.Process(server.pid()).children(recursive=True)
             profiler = py_spy_profile(worker.pid, max(2, duration - 2))
@@ -183,6 +189,8 @@ def overhead(duration: int, users: int) -> str:
 @contextmanager
 def seed_app(models: list[str], project: Path | None = None):
     """loadtests/seed_app.py under uvicorn on a free loopback port, on `project`'s checkpoints (default: the repo)."""
+    from tests.e2e.conftest import free_ports
+
     port = free_ports(1)[0]
     env = {**os.environ, "GENAI_SEED_MODELS": ",".join(models), "GENAI_SEED_PROJECT": str(project or Paths().base)}
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "loadtests.seed_app:app", "--host", "127.0.0.1",
@@ -209,8 +217,7 @@ def seed_path(duration: int, rounds: int, models: list[str]) -> str:
     results: dict[str, dict[str, list[LoadResult]]] = {m: {"ours": [], "seed": []} for m in models}
     # Both sides get the machine's cores: torch in the seed app uses them all by default; our workers would
     # otherwise split them with the whole registry's workers (genai_serve/runtime.py thread_budget).
-    os.environ["GENAI_THREADS_PER_WORKER"] = str(os.cpu_count())
-    with private_server(models) as server, seed_app(models) as seed_url:
+    with private_server(defaults(models), threads=os.cpu_count()) as server, seed_app(models) as seed_url:
         for model in models:
             users = SEED_USERS[model]
             warm = max(3, duration // 2)  # long enough for a few of the slowest requests (diffusion: ~1 s each)
