@@ -23,7 +23,10 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import time
+
+from ts.handler_utils.utils import send_intermediate_predict_response
 
 from genai_serve.envelope import decode_request
 from genai_serve.errors import InputError
@@ -52,9 +55,13 @@ class IterativeHandler(BaseHandler):
         super().initialize(context)
         sched = self.config.get("scheduler", {})
         self.cost_factors = list(sched.get("cost", []))
-        self.scheduler = Scheduler(self.engine, float(sched.get("max_cost", math.inf)),
-                                   float(sched.get("slice_ms", 25)) / 1000.0, cost_unit=sched.get("cost_unit", "units"),
-                                   observe=self._observe)
+        # GENAI_SLICE_MS overrides the registry's slice for one server (the benchmarks sweep it)
+        slice_ms = float(os.environ.get("GENAI_SLICE_MS") or sched.get("slice_ms", 25))
+        self.scheduler = Scheduler(self.engine, float(sched.get("max_cost", math.inf)), slice_ms / 1000.0,
+                                   cost_unit=sched.get("cost_unit", "units"), observe=self._observe)
+        # Without continuousBatching in model-config.yaml, TorchServe batches statically: each call's requests run
+        # to the end inside that call (the benchmarks' baseline, and what an archive without the flag gets).
+        self.continuous = bool((getattr(context, "model_yaml_config", None) or {}).get("continuousBatching"))
         self.streaming: set[str] = set()  # requests whose status line went out with a first chunk
         self._observed: list[tuple[str, float]] = []
 
@@ -81,11 +88,10 @@ class IterativeHandler(BaseHandler):
         self.scheduler.keep_only(set(rids))  # 1. clients gone: their rows leave before the next step
         self.streaming &= set(rids)
         new, refused = self._admit(data, rids)  # 2. new requests join, or get their 4xx now
-        try:
-            self.scheduler.run_slice()  # 3. everyone steps together
-        except Exception:  # our bug or a device failure: those requests end with a 500 body; the worker stays up
-            log.exception("%s: a step failed", self.model_name)
-            self.scheduler.fail_all(InputError("internal error while sampling", None, 500))
+        self._run_slice()  # 3. everyone steps together
+        while not self.continuous and any(not e.done for e in self.scheduler.entries.values()):
+            self._send_static_events(rids, refused)  # static batching: the whole loop in this call
+            self._run_slice()
         responses, last = [], []
         for i, rid in enumerate(rids):  # 4. what each request has to say now
             if i in refused:
@@ -95,10 +101,33 @@ class IterativeHandler(BaseHandler):
                 body, is_last = self._reply_step(i, rid, self.scheduler.take(rid))
                 responses.append(body)
                 last.append(is_last)
-        context.stopping_criteria = [(lambda _out, stop=stop: stop) for stop in last]
+        if self.continuous:
+            context.stopping_criteria = [(lambda _out, stop=stop: stop) for stop in last]
+        else:  # static: TorchServe ends a response that had intermediate chunks with this last reply
+            self.streaming.clear()
         self._metrics(context, started, new, new - len(refused))
         self._flush_observations(context)
         return responses
+
+    def _run_slice(self) -> None:
+        try:
+            self.scheduler.run_slice()
+        except Exception:  # our bug or a device failure: those requests end with a 500 body; the worker stays up
+            log.exception("%s: a step failed", self.model_name)
+            self.scheduler.fail_all(InputError("internal error while sampling", None, 500))
+
+    def _send_static_events(self, rids: list[str], refused: dict) -> None:
+        """Static batching: stream a slice's events as TorchServe's intermediate responses (HTTP chunks)."""
+        for i, rid in enumerate(rids):
+            entry = self.scheduler.entries.get(rid)
+            if i in refused or entry is None or not entry.outbox or entry.done:
+                continue
+            events, entry.outbox = entry.outbox, []
+            self._context.set_response_status(200, "OK", i)
+            self._context.set_response_content_type(i, self.content_type(entry.job))
+            self.streaming.add(rid)
+            chunk = self.render(Reply(entry.job, events, None, None, False), stream_started=True)
+            send_intermediate_predict_response({i: chunk}, {i: rid}, "Intermediate response", 200, self._context)
 
     def _admit(self, data: list, rids: list[str]) -> tuple[int, dict[int, str]]:
         """Admit the requests seen for the first time; (how many were new, {index: reply} for those refused)."""

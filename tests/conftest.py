@@ -54,14 +54,15 @@ def random_exports(tmp_path_factory) -> Paths:
     return paths
 
 
-def make_handler(model: str, paths: Paths, tmp_path: Path, version: str = "1.0"):
-    """Lay out a model dir as TorchServe unpacks a .mar (artifacts + model_card.json) and initialise the handler."""
+def make_handler(model: str, paths: Paths, tmp_path: Path, version: str = "1.0", spec=None):
+    """Lay out a model dir as TorchServe unpacks a .mar (artifacts + model_card.json) and initialise the handler.
+    `spec` replaces the registry's entry (a benchmark's own version)."""
     import importlib
 
     from export.archive import model_card, model_config_yaml
 
     registry = load_registry()
-    spec = registry[model]
+    spec = spec or registry[model]
     model_dir = tmp_path / f"{model}-{version}-model-dir"
     model_dir.mkdir()
     art_dir = paths.artifact_dir(model, spec.artifact_version(version))  # per-version exports (gpt2_qa)

@@ -115,3 +115,14 @@ def test_a_streamed_diffusion_request_that_times_out_ends_with_an_error_line(han
     *previews, last = resp.lines()
     assert previews and all(line["type"] == "preview" for line in previews)
     assert last["type"] == "error" and last["status"] == 408 and last["field"] == "timeout_s"
+
+
+def test_without_continuous_batching_each_call_runs_its_requests_to_the_end(handler_factory):
+    handler, ctx = handler_factory("diffusion")
+    bodies = [{"num_samples": 2, "diffusion_steps": 30, "seed": 1}, {"num_samples": 1, "diffusion_steps": 3, "seed": 2}]
+    continuous = ask(handler, ctx, bodies)
+    handler.continuous = False  # an archive whose model-config lacks continuousBatching
+    fe = Frontend(handler, ctx)
+    static = fe.ask(bodies)
+    assert fe.calls == 1 and [r.status for r in static] == [200, 200] and not any(r.streamed for r in static)
+    assert [r.json() for r in static] == [r.json() for r in continuous]
