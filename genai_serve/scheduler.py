@@ -11,9 +11,13 @@ Per slice (one server call):
                        leave the batch before the next network call;
   2. `admit(...)`      each new request joins if the work held plus its cost fits `max_cost`, else Overloaded
                        (429 + Retry-After, estimated from the measured drain rate);
-  3. `run_slice()`     steps every running request together until `slice_s` has passed, or a request finished,
+  3. `run_slice()`     steps the running requests together until `slice_s` has passed, or a request finished,
                        or one produced its first output (so time to first output is not held back by the slice);
-                       a request past its deadline stops with a 408 naming `timeout_s`;
+                       a request past its deadline stops with a 408 naming `timeout_s`. With `step_rows`, a step
+                       takes the requests with the least work left first, up to that many rows (a request larger
+                       than that runs alone): on a CPU a step costs about its rows, so a 1-image request is not
+                       slowed 17x by sharing steps with a 16-image one (shortest remaining work first, as SRPT
+                       queues do). A request passed over `max_skips` steps in a row goes first, so none starves;
   4. `take(id)`        what the request has to send now: events (tokens, previews) and, once, its final body.
 """
 from __future__ import annotations
@@ -55,6 +59,9 @@ class Engine(Protocol):
     def total_steps(self, job: Any) -> int:
         """Steps this job needs at most (how its cost drains; deadlines and Retry-After are estimated from it)."""
 
+    def rows(self, job: Any) -> int:
+        """Rows this job adds to a network call (images, or responses)."""
+
 
 @dataclass
 class Entry:
@@ -67,7 +74,9 @@ class Entry:
     stream: bool
     admitted_at: float
     deadline: float | None
+    rows: int = 1
     steps_done: int = 0
+    skipped: int = 0  # steps in a row this request was passed over (step_rows)
     outbox: list[dict] = field(default_factory=list)
     final: dict | None = None
     error: InputError | None = None
@@ -100,10 +109,13 @@ Observer = Callable[[str, float], None]
 
 class Scheduler:
     def __init__(self, engine: Engine, max_cost: float, slice_s: float, *, cost_unit: str = "units",
-                 clock: Callable[[], float] = time.monotonic, observe: Observer | None = None):
+                 step_rows: int | None = None, max_skips: int = 20, clock: Callable[[], float] = time.monotonic,
+                 observe: Observer | None = None):
         self.engine = engine
         self.max_cost = float(max_cost)
         self.slice_s = float(slice_s)
+        # None: every running request in every step (engines whose state is one shared batch, e.g. a KV cache)
+        self.step_rows, self.max_skips = step_rows, max_skips
         self.cost_unit = cost_unit
         self.clock = clock
         self.observe = observe or (lambda name, value: None)
@@ -130,7 +142,8 @@ class Scheduler:
                              self.retry_after(held + cost - self.max_cost))
         now = self.clock()
         self.entries[rid] = Entry(rid, job, self.engine.start(job), float(cost), max(1, self.engine.total_steps(job)),
-                                  stream, now, None if timeout_s is None else now + timeout_s)
+                                  stream, now, None if timeout_s is None else now + timeout_s,
+                                  rows=self.engine.rows(job))
         self.observe("cost_admitted", cost)
 
     def retry_after(self, excess: float) -> int:
@@ -166,11 +179,12 @@ class Scheduler:
             live = [e for e in self.entries.values() if not e.done]
             if not live:
                 break
+            self.observe("running", len(live))
+            live = self._pick(live)
             for e in live:
                 if e.first_step_at is None:
                     e.first_step_at = now
                     self.observe("queue_time_s", now - e.admitted_at)
-            self.observe("running", len(live))
             before = sum(e.remaining_cost for e in live)
             updates = self.engine.step([e.state for e in live])
             steps += 1
@@ -188,6 +202,21 @@ class Scheduler:
             self._rate = rate if self._rate is None else 0.7 * self._rate + 0.3 * rate
         self.observe("running", sum(1 for e in self.entries.values() if not e.done))
         return steps
+
+    def _pick(self, live: list[Entry]) -> list[Entry]:
+        """The requests this step runs (all of them without `step_rows`), in admission order."""
+        if self.step_rows is None:
+            return live
+        # least work left first; a request passed over max_skips times in a row goes before everyone
+        order = sorted(live, key=lambda e: (e.skipped < self.max_skips, e.remaining_cost))
+        chosen, rows = set(), 0
+        for e in order:
+            if not chosen or rows + e.rows <= self.step_rows:
+                chosen.add(e.rid)
+                rows += e.rows
+        for e in live:
+            e.skipped = 0 if e.rid in chosen else e.skipped + 1
+        return [e for e in live if e.rid in chosen]
 
     def _record(self, entry: Entry, update: Update, now: float) -> bool:
         """Keep one step's update; True when the slice should end now (a first output, or the request is done)."""

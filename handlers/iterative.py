@@ -58,7 +58,8 @@ class IterativeHandler(BaseHandler):
         # GENAI_SLICE_MS overrides the registry's slice for one server (the benchmarks sweep it)
         slice_ms = float(os.environ.get("GENAI_SLICE_MS") or sched.get("slice_ms", 25))
         self.scheduler = Scheduler(self.engine, float(sched.get("max_cost", math.inf)), slice_ms / 1000.0,
-                                   cost_unit=sched.get("cost_unit", "units"), observe=self._observe)
+                                   cost_unit=sched.get("cost_unit", "units"), step_rows=sched.get("step_rows"),
+                                   observe=self._observe)
         # Without continuousBatching in model-config.yaml, TorchServe batches statically: each call's requests run
         # to the end inside that call (the benchmarks' baseline, and what an archive without the flag gets).
         self.continuous = bool((getattr(context, "model_yaml_config", None) or {}).get("continuousBatching"))
@@ -76,7 +77,7 @@ class IterativeHandler(BaseHandler):
         return {**super().describe(), "scheduler": {
             "running": len(self.scheduler), "held_cost": round(self.scheduler.held_cost(), 1),
             "max_cost": self.scheduler.max_cost, "cost": self.cost_factors, "cost_unit": self.scheduler.cost_unit,
-            "slice_ms": self.scheduler.slice_s * 1000.0}}
+            "slice_ms": self.scheduler.slice_s * 1000.0, "step_rows": self.scheduler.step_rows}}
 
     # -- TorchServe entry point: one call = one slice ------------------------------------------------
     def handle(self, data: list, context) -> list:

@@ -106,17 +106,15 @@ def timed(server, model: str, body: dict) -> float:
 
 
 def behind(server, model: str, big: dict, small: dict, leave_after: float | None) -> float:
-    """The small request's latency, sent while `big` runs (0.5 s after it started, or right after its client
-    left at `leave_after` s)."""
-    done = threading.Event()
+    """The small request's latency, sent while `big` runs (0.5 s after it started), or right after the big one's
+    client left at `leave_after` s. The big request's connection is closed once the small one is answered (its
+    client leaving then is not part of the measurement)."""
+    leave = threading.Event()
 
     def run_big():
         try:
-            with server.call("POST", "inference", f"/predictions/{model}", json=big, stream=True, timeout=600) as r:
-                if leave_after is None:
-                    r.content  # noqa: B018 (read to the end)
-                else:
-                    done.wait(leave_after)  # the client leaves: closing the connection
+            with server.call("POST", "inference", f"/predictions/{model}", json=big, stream=True, timeout=600):
+                leave.wait()  # holding the connection; leaving the block closes it
         except requests.RequestException:
             pass
 
@@ -124,9 +122,11 @@ def behind(server, model: str, big: dict, small: dict, leave_after: float | None
     thread.start()
     time.sleep(leave_after if leave_after is not None else 0.5)
     if leave_after is not None:
-        done.set()
+        leave.set()
+        thread.join()
         time.sleep(0.05)
     latency = timed(server, model, small)
+    leave.set()
     thread.join()
     return latency
 
@@ -345,22 +345,21 @@ def main(argv=None) -> None:
     parser.add_argument("--seconds", type=float, default=8.0, help="duration of each slice-sweep run")
     args = parser.parse_args(argv)
     parts = args.parts.split(",")
-    load = os.getloadavg()[0]
-    sections = [f"Command: `python -m loadtests.bench_iterative --parts {args.parts} --rounds {args.rounds}` "
+    runs = {"joining": ("A small request behind a big one (diffusion, ebm)",
+                        lambda: f"Private TorchServe, one worker, {args.threads} thread. The static rows run the "
+                                f"big loop to its end, so they are taken once.\n\n" + joining(args.rounds, args.threads)),
+            "gpt2": ("gpt2_qa at the 124M shape, clients arriving at random times",
+                     lambda: gpt2(args.rounds, args.gpt2_threads, args.think)),
+            "slice": ("Scheduler slice (steps per handle() call) for cheap steps",
+                      lambda: slice_sweep(args.threads, args.seconds))}
+    for part in parts:  # each part is its own side-by-side run, in its own section
+        title, run = runs[part]
+        load = os.getloadavg()[0]
+        text = (f"Command: `python -m loadtests.bench_iterative --parts {part} --rounds {args.rounds}` "
                 f"({time.strftime('%Y-%m-%d')}, 2-core reference machine, no GPU; 1-minute load average at start "
-                f"{load:.1f}). Medians of {args.rounds} rounds unless said."]
-    if "joining" in parts:
-        sections += ["", "**A small request behind a big one** (private TorchServe, one worker per model, "
-                     f"{args.threads} thread):", "", joining(args.rounds, args.threads)]
-    if "gpt2" in parts:
-        sections += ["", "**gpt2_qa, clients arriving at random times:**", "",
-                     gpt2(args.rounds, args.gpt2_threads, args.think)]
-    if "slice" in parts:
-        sections += ["", "**Scheduler slice** (steps run per handle() call, cheap steps):", "",
-                     slice_sweep(args.threads, args.seconds)]
-    text = "\n".join(sections)
-    print(text)
-    replace_section(REPO_ROOT / "docs" / "BENCHMARKS.md", "iterative", "Iterative models scheduled per step", text)
+                f"{load:.1f}). Medians of {args.rounds} rounds unless said.\n\n" + run())
+        print(text)
+        replace_section(REPO_ROOT / "docs" / "BENCHMARKS.md", f"iterative-{part}", title, text)
 
 
 if __name__ == "__main__":

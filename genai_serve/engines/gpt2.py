@@ -35,6 +35,9 @@ class Gpt2Engine:
     def total_steps(self, job: Job) -> int:
         return job.max_new_tokens
 
+    def rows(self, job: Job) -> int:
+        return job.num_responses
+
     def start(self, job: Job) -> Gpt2State:
         rows = job.rows()
         return Gpt2State(job, rows, [0] * len(rows), done=[False] * len(rows))

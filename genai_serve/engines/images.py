@@ -47,6 +47,9 @@ class DiffusionEngine:
     def total_steps(self, job: SamplingJob) -> int:
         return job.steps
 
+    def rows(self, job: SamplingJob) -> int:
+        return job.num_samples
+
     def start(self, job: SamplingJob) -> ImageState:
         # N(0, 1) starting noise from the request's own generator
         return ImageState(job, np.random.default_rng(job.seed).standard_normal((job.num_samples, *self.shape),
@@ -82,6 +85,9 @@ class LangevinEngine:
 
     def total_steps(self, job: SamplingJob) -> int:
         return job.steps
+
+    def rows(self, job: SamplingJob) -> int:
+        return job.num_samples
 
     def start(self, job: SamplingJob) -> ImageState:
         import torch

@@ -14,6 +14,9 @@ class CountingEngine:
     def total_steps(self, job):
         return job["steps"]
 
+    def rows(self, job):
+        return job.get("rows", 1)
+
     def start(self, job):
         return {"job": job, "done": 0}
 
@@ -37,16 +40,16 @@ class Clock:
         return self.now
 
 
-def make(max_cost=100, slice_s=0.05):
+def make(max_cost=100, slice_s=0.05, **kwargs):
     engine = CountingEngine()
     seen = []
     sched = Scheduler(engine, max_cost, slice_s, cost_unit="image-steps", clock=Clock(engine),
-                      observe=lambda name, value: seen.append((name, value)))
+                      observe=lambda name, value: seen.append((name, value)), **kwargs)
     return sched, engine, seen
 
 
-def job(name, steps, stream=False):
-    return {"name": name, "steps": steps, "stream": stream}
+def job(name, steps, stream=False, rows=1):
+    return {"name": name, "steps": steps, "stream": stream, "rows": rows}
 
 
 def test_a_slice_steps_everyone_together_until_its_time_is_up():
@@ -133,3 +136,34 @@ def test_a_failing_step_ends_every_running_request_with_the_error():
     sched.admit("a", job("a", 10), 10)
     sched.fail_all(InputError("internal error", None, 500))
     assert sched.take("a").error.status == 500 and len(sched) == 0
+
+
+def test_with_a_row_budget_the_least_work_left_goes_first_and_a_big_request_waits_its_turn():
+    sched, engine, _ = make(max_cost=10_000, slice_s=1.0, step_rows=16)
+    sched.admit("big", job("big", 150, rows=16), 16 * 150)
+    sched.run_slice()
+    sched.admit("small", job("small", 5, rows=1), 5)
+    sched.run_slice()  # ends when small is done
+    assert engine.calls[-5:] == [["small"]] * 5  # 1 + 16 rows > 16: the big one sits out those five steps
+    assert sched.take("small").done
+    sched.run_slice()
+    assert engine.calls[-1] == ["big"]
+
+
+def test_a_request_passed_over_max_skips_times_goes_first():
+    sched, engine, _ = make(max_cost=10_000, slice_s=1.0, step_rows=4, max_skips=3)
+    sched.admit("big", job("big", 100, rows=4), 400)
+    sched.admit("a", job("a", 50, rows=1), 50)
+    for _ in range(4):
+        sched.run_slice()
+        if engine.calls[-1] == ["big"]:
+            break
+    assert engine.calls[:3] == [["a"]] * 3 and engine.calls[3] == ["big"]  # after 3 skips it goes first
+
+
+def test_requests_that_fit_the_row_budget_share_steps():
+    sched, engine, _ = make(max_cost=10_000, step_rows=16)
+    sched.admit("a", job("a", 10, rows=8), 80)
+    sched.admit("b", job("b", 20, rows=8), 160)
+    sched.run_slice()
+    assert engine.calls[0] == ["a", "b"]
