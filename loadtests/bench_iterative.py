@@ -107,24 +107,28 @@ def timed(server, model: str, body: dict) -> float:
 
 def behind(server, model: str, big: dict, small: dict, leave_after: float | None) -> float:
     """The small request's latency, sent while `big` runs (0.5 s after it started), or right after the big one's
-    client left at `leave_after` s. The big request's connection is closed once the small one is answered (its
-    client leaving then is not part of the measurement)."""
+    client gave up: a read timeout of `leave_after` s closes its connection, whether or not the status line came
+    (static batching sends nothing before the end). Otherwise the big request's connection is closed once the
+    small one is answered (its client leaving then is not part of the measurement)."""
     leave = threading.Event()
 
     def run_big():
         try:
-            with server.call("POST", "inference", f"/predictions/{model}", json=big, stream=True, timeout=600):
-                leave.wait()  # holding the connection; leaving the block closes it
+            with server.call("POST", "inference", f"/predictions/{model}", json=big, stream=True,
+                             timeout=(10, leave_after or 600)) as r:
+                if leave_after is not None:
+                    r.content  # noqa: B018 (raises at the read timeout; leaving the block closes the connection)
+                leave.wait()
         except requests.RequestException:
             pass
 
     thread = threading.Thread(target=run_big)
     thread.start()
-    time.sleep(leave_after if leave_after is not None else 0.5)
     if leave_after is not None:
-        leave.set()
-        thread.join()
+        thread.join()  # the client gave up and closed its connection
         time.sleep(0.05)
+    else:
+        time.sleep(0.5)
     latency = timed(server, model, small)
     leave.set()
     thread.join()
