@@ -59,8 +59,8 @@ class DeviceReport:
 
     def summary(self) -> str:
         providers = f" [{', '.join(self.providers)}]" if self.providers else ""
-        text = f"{self.device} ({self.runtime}{providers}): {self.reason}"
-        return f"WARNING: {self.warning}; {text}" if self.warning else text
+        where = f"{self.device} ({self.runtime}{providers})"
+        return f"WARNING: {where}: {self.warning}" if self.warning else f"{where}: {self.reason}"  # a warning has its why
 
 
 _reports: ContextVar[list | None] = ContextVar("genai_device_reports", default=None)

@@ -160,6 +160,8 @@ def main(argv=None) -> int:
     parser.add_argument("--write", action="store_true", help="replace the GPU check section of docs/BENCHMARKS.md "
                         "(refused unless some model ran on a GPU)")
     args = parser.parse_args(argv)
+    import torch  # noqa: F401  every TorchServe worker imports torch before its handler: see what a worker sees
+
     specs = select(load_registry(), args.models)
     with tempfile.TemporaryDirectory(prefix="gpu-check-") as tmp:
         rows = [check_model(spec, Paths(args.base), Path(tmp), args.repeats) for spec in specs]
