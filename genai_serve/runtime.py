@@ -60,7 +60,7 @@ class DeviceReport:
     def summary(self) -> str:
         providers = f" [{', '.join(self.providers)}]" if self.providers else ""
         where = f"{self.device} ({self.runtime}{providers})"
-        return f"WARNING: {where}: {self.warning}" if self.warning else f"{where}: {self.reason}"  # a warning has its why
+        return f"{where}: WARNING: {self.warning}" if self.warning else f"{where}: {self.reason}"  # a warning has its why
 
 
 _reports: ContextVar[list | None] = ContextVar("genai_device_reports", default=None)

@@ -114,8 +114,8 @@ def test_worker_reports_merge_and_keep_every_warning():
     merged = worker_device([gpu, cpu], gpu_id=0)
     assert merged.device == "cuda:0+cpu" and merged.runtime == "onnxruntime+torch"
     assert merged.warning == cpu.warning and "ok; CUDA unusable" == merged.reason
-    assert merged.summary() == "WARNING: cuda:0+cpu (onnxruntime+torch [CUDAExecutionProvider, CPUExecutionProvider]): " \
-        "GPU 0 was assigned but ..."
+    assert merged.summary() == "cuda:0+cpu (onnxruntime+torch [CUDAExecutionProvider, CPUExecutionProvider]): " \
+        "WARNING: GPU 0 was assigned but ..."
     assert gpu.summary() == "cuda:0 (onnxruntime [CUDAExecutionProvider, CPUExecutionProvider]): ok"
 
 
