@@ -25,7 +25,7 @@ from tqdm import tqdm
 from genai_serve.checkpoint import atomic_write_json
 from genai_serve.registry import REPO_ROOT, ModelSpec, Paths, load_registry, select, sha256_path
 
-SHARED_CODE = ("genai_serve", "handlers/__init__.py", "handlers/base.py")
+SHARED_CODE = ("genai_serve", "handlers/__init__.py", "handlers/base.py", "handlers/iterative.py")
 
 
 def total_workers(registry: dict[str, ModelSpec]) -> int:

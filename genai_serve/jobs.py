@@ -17,3 +17,4 @@ class SamplingJob:
     step_size: float = 0.0  # Langevin only
     noise: float = 0.0  # Langevin only
     preview_every: int | None = None  # diffusion streaming: steps between previews; None = not streaming
+    stream: bool = False  # NDJSON lines while sampling (diffusion)

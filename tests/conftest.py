@@ -12,44 +12,17 @@ import yaml
 from genai_serve.checkpoint import save_checkpoint
 from genai_serve.registry import Paths, load_registry
 from genai_serve.nets import build
+from loadtests.inprocess import Frontend, LocalContext, LocalMetrics
 
 
-class FakeMetrics:
-    def __init__(self):
-        self.recorded = []
-
-    def add_time(self, name, value, idx=None, unit="ms", dimensions=None, metric_type=None):
-        self.recorded.append((name, value))
-
-    def add_counter(self, name, value, idx=None, dimensions=None):
-        self.recorded.append((name, value))
+# TorchServe's Context as a handler sees it (shared with the benchmarks and the in-process frontend).
+FakeContext, FakeMetrics = LocalContext, LocalMetrics
 
 
-class FakeContext:
-    """The parts of ts.context.Context a handler touches, recording what the handler sets."""
-
-    def __init__(self, model_dir: Path, model_name: str, version: str = "1.0", model_yaml_config: dict | None = None):
-        self.system_properties = {"model_dir": str(model_dir), "gpu_id": None}
-        self.manifest = {"model": {"modelName": model_name, "modelVersion": version}}
-        self.model_yaml_config = model_yaml_config or {}
-        self.metrics = FakeMetrics()
-        self.status: dict[int, tuple[int, str]] = {}
-        self.content_types: dict[int, str] = {}
-        self.headers: dict[int, dict] = {}
-        self.response_headers: dict[int, dict] = {}
-        self.request_ids = {i: f"request-{i}" for i in range(64)}
-
-    def set_response_status(self, code=200, phrase="", idx=0):
-        self.status[idx] = (code, phrase)
-
-    def set_response_content_type(self, idx, value):
-        self.content_types[idx] = value
-
-    def set_response_header(self, idx, key, value):
-        self.response_headers.setdefault(idx, {})[key] = value
-
-    def get_request_header(self, idx, key):
-        return self.headers.get(idx, {}).get(key)
+def ask(handler, context, bodies: list, headers: dict | None = None, batch_size: int = 16):
+    """Send `bodies` together through an in-process TorchServe frontend (loadtests/inprocess.py) and return their
+    responses (status, content_type, headers, chunks, .json(), .lines())."""
+    return Frontend(handler, context, batch_size).ask(bodies, headers)
 
 
 RANDOM_NETS = {
@@ -81,14 +54,15 @@ def random_exports(tmp_path_factory) -> Paths:
     return paths
 
 
-def make_handler(model: str, paths: Paths, tmp_path: Path, version: str = "1.0"):
-    """Lay out a model dir as TorchServe unpacks a .mar (artifacts + model_card.json) and initialise the handler."""
+def make_handler(model: str, paths: Paths, tmp_path: Path, version: str = "1.0", spec=None):
+    """Lay out a model dir as TorchServe unpacks a .mar (artifacts + model_card.json) and initialise the handler.
+    `spec` replaces the registry's entry (a benchmark's own version)."""
     import importlib
 
     from export.archive import model_card, model_config_yaml
 
     registry = load_registry()
-    spec = registry[model]
+    spec = spec or registry[model]
     model_dir = tmp_path / f"{model}-{version}-model-dir"
     model_dir.mkdir()
     art_dir = paths.artifact_dir(model, spec.artifact_version(version))  # per-version exports (gpt2_qa)

@@ -12,7 +12,9 @@ arrays). The loop:
      greedy; else temperature, top_k, top_p, one uniform draw from the row's generator), so a seed gives
      the same text alone or in any batch;
   4. a row stops at end-of-text or its max_new_tokens; finished rows leave the batch (their cache rows are
-     dropped), so a batch costs no more calls than its longest row.
+     dropped), so a batch costs no more calls than its longest row;
+  5. rows may also join a running batch (DecodeBatch.prefill, then the caches are left-padded to one length)
+     and leave it at any step: the step scheduler (genai_serve/scheduler.py) admits requests this way.
 No torch or TorchServe import.
 """
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Callable
 import numpy as np
 
 Step = Callable[[np.ndarray, np.ndarray, np.ndarray, list | None], tuple[np.ndarray, list]]
+OnToken = Callable[["Row", int], None]
 
 
 @dataclass
@@ -35,6 +38,14 @@ class Row:
     rng: np.random.Generator | None = None
     tokens: list[int] = field(default_factory=list)  # generated so far (end-of-text not included)
     stopped_at_eos: bool = False
+    finished: bool = False  # end-of-text, budget, or a stop sequence (set by the caller)
+    stopped_at_stop: bool = False  # a stop sequence ended it (the caller checks them on the text)
+    text: str | None = None  # the text cut before its stop sequence (None: decode `tokens`)
+    last: int | None = None  # the latest chosen token
+
+    @property
+    def finish_reason(self) -> str:
+        return "stop" if (self.stopped_at_eos or self.stopped_at_stop) else "length"
 
 
 def choose(logits: np.ndarray, row: Row) -> int:
@@ -58,47 +69,106 @@ def choose(logits: np.ndarray, row: Row) -> int:
     return int(min(np.searchsorted(cdf, row.rng.random() * cdf[-1], side="right"), p.size - 1))
 
 
+class DecodeBatch:
+    """Rows decoding together with one KV cache, which rows may join (after their prompt block) and leave between
+    steps: the continuous batching of vLLM/TGI, on numpy arrays.
+
+    The cache holds each row's real tokens right-aligned; `mask` (n, L) marks them, so a row that joined with a
+    shorter cache is left-padded and computes what it would alone. Positions count real tokens only. Leading
+    columns that no row uses any more are trimmed when rows leave.
+    """
+
+    def __init__(self, step: Step, eos: int, pad: int | None = None):
+        self.step, self.eos = step, eos
+        self.pad = eos if pad is None else pad
+        self.rows: list[Row] = []
+        self.past: list | None = None  # per layer key/value arrays (n, heads, L, head_dim)
+        self.mask: np.ndarray | None = None  # (n, L) int64
+        self.last: np.ndarray | None = None  # (n,) each row's latest token, fed at the next decode
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def prefill(self, rows: list[Row], on_token: OnToken | None = None) -> None:
+        """Run the rows' prompts as one left-padded block, choose each row's first token, and add the rows that
+        continue to the batch."""
+        rows = [r for r in rows if r.max_new_tokens > 0]
+        if not rows:
+            return
+        width = max(len(r.prompt) for r in rows)
+        ids = np.full((len(rows), width), self.pad, np.int64)
+        mask = np.zeros((len(rows), width), np.int64)
+        for j, row in enumerate(rows):
+            ids[j, width - len(row.prompt):] = row.prompt
+            mask[j, width - len(row.prompt):] = 1
+        logits, present = self.step(ids, mask, np.maximum(np.cumsum(mask, axis=1) - 1, 0), None)
+        keep = [j for j, row in enumerate(rows) if self._advance(row, logits[j, -1], on_token)]
+        if keep:
+            self._join([rows[j] for j in keep], [p[keep] for p in present], mask[keep])
+
+    def decode(self, on_token: OnToken | None = None) -> None:
+        """One network call: every row in the batch feeds its latest token and chooses the next one."""
+        if not self.rows:
+            return
+        positions = self.mask.sum(axis=1, keepdims=True)  # the fed token's position = real tokens before it
+        mask = np.concatenate([self.mask, np.ones((len(self.rows), 1), np.int64)], axis=1)
+        logits, self.past = self.step(self.last[:, None], mask, positions, self.past)
+        self.mask = mask
+        for j, row in enumerate(self.rows):
+            self._advance(row, logits[j, -1], on_token)
+        self.last = np.array([row.last for row in self.rows], np.int64)
+        self.retain(lambda row: not row.finished)
+
+    def retain(self, keep: Callable[[Row], bool]) -> None:
+        """Drop the rows for which keep(row) is False (finished, or their request was abandoned)."""
+        idx = [j for j, row in enumerate(self.rows) if keep(row)]
+        if len(idx) == len(self.rows):
+            return
+        self.rows = [self.rows[j] for j in idx]
+        if not idx:
+            self.past = self.mask = self.last = None
+            return
+        self.past = [p[idx] for p in self.past]
+        self.mask, self.last = self.mask[idx], self.last[idx]
+        first = int(np.argmax(self.mask.any(axis=0)))  # leading columns no row uses any more
+        if first:
+            self.past = [p[:, :, first:] for p in self.past]
+            self.mask = self.mask[:, first:]
+
+    def _advance(self, row: Row, logits: np.ndarray, on_token: OnToken | None) -> bool:
+        """Choose the row's next token; False once the row is finished (end-of-text or its budget)."""
+        tok = choose(logits, row)  # this row's own settings and generator
+        if tok == self.eos:
+            row.stopped_at_eos = row.finished = True
+            return False
+        row.tokens.append(tok)
+        row.last = tok
+        if on_token:
+            on_token(row, tok)
+        row.finished = row.finished or len(row.tokens) >= row.max_new_tokens
+        return not row.finished
+
+    def _join(self, rows: list[Row], past: list, mask: np.ndarray) -> None:
+        last = np.array([r.last for r in rows], np.int64)
+        if not self.rows:
+            self.rows, self.past, self.mask, self.last = list(rows), past, mask, last
+            return
+        width = max(self.mask.shape[1], mask.shape[1])
+        left = lambda a, axis: np.pad(a, [(width - a.shape[axis], 0) if d == axis else (0, 0) for d in range(a.ndim)])
+        self.past = [np.concatenate([left(a, 2), left(b, 2)]) for a, b in zip(self.past, past)]
+        self.mask = np.concatenate([left(self.mask, 1), left(mask, 1)])
+        self.last = np.concatenate([self.last, last])
+        self.rows += rows
+
+
 def generate(step: Step, rows: list[Row], eos: int, pad: int | None = None,
              on_token: Callable[[int, int], None] | None = None) -> list[Row]:
-    """Fill each row's `tokens`; on_token(row index, token id) is called as each token is chosen (streaming)."""
-    pad = eos if pad is None else pad
-    active = [i for i, r in enumerate(rows) if r.max_new_tokens > 0]
-    if not active:
-        return rows
-    # 1. left padding, mask and position ids
-    width = max(len(rows[i].prompt) for i in active)
-    ids = np.full((len(active), width), pad, np.int64)
-    mask = np.zeros((len(active), width), np.int64)
-    for j, i in enumerate(active):
-        n = len(rows[i].prompt)
-        ids[j, width - n:] = rows[i].prompt
-        mask[j, width - n:] = 1
-    positions = np.maximum(np.cumsum(mask, axis=1) - 1, 0)
-    past = None
-    while active:
-        # 2. one network call for every running row
-        logits, past = step(ids, mask, positions, past)
-        last = logits[:, -1, :]
-        keep, next_ids = [], []
-        for j, i in enumerate(active):
-            row = rows[i]
-            tok = choose(last[j], row)  # 3. this row's own choice
-            if tok == eos:
-                row.stopped_at_eos = True
-                continue
-            row.tokens.append(tok)
-            if on_token:
-                on_token(i, tok)
-            if len(row.tokens) < row.max_new_tokens:  # 4. stop at its own budget
-                keep.append(j)
-                next_ids.append(tok)
-        if len(keep) < len(active):  # finished rows leave the batch
-            past = [p[keep] for p in past]
-            mask, positions = mask[keep], positions[keep]
-            active = [active[j] for j in keep]
-        if not active:
-            break
-        ids = np.array(next_ids, np.int64)[:, None]
-        positions = positions[:, -1:] + 1
-        mask = np.concatenate([mask, np.ones((len(active), 1), np.int64)], axis=1)
+    """Decode `rows` to the end as one batch (every row starts together): fill each row's `tokens`.
+    on_token(row index, token id) is called as each token is chosen (streaming)."""
+    index = {id(row): i for i, row in enumerate(rows)}
+    callback = (lambda row, tok: on_token(index[id(row)], tok)) if on_token else None
+    batch = DecodeBatch(step, eos, pad)
+    batch.prefill(rows, callback)
+    while len(batch):
+        batch.decode(callback)
     return rows

@@ -41,6 +41,13 @@ class Job:
     question: str | None = None
     context: str | None = None
     notes: list[str] = field(default_factory=list)
+    stop: tuple[str, ...] = ()  # stop sequences (OpenAI API); the text ends before the first one
+    api: str = "native"  # which API asked: native, completions, chat (decides the response's shape)
+
+    @property
+    def tokens(self) -> int:
+        """Positions this request's every response may occupy: its cost per response in the scheduler."""
+        return len(self.prompt_ids) + self.max_new_tokens
 
     def rows(self) -> list[Row]:
         """One decoding row per response, each with its own generator spawned from the request's seed, so a
@@ -93,7 +100,7 @@ def _budget(params, mode: str, prompt_len: int, default: int) -> tuple[int, str]
 
 def response(job: Job, rows: list[Row], tokenizer, model_version: str, fine_tuned: bool) -> dict:
     """The body for one request. format_ok is what the model itself produced; enforce_format wraps after."""
-    texts = [tokenizer.decode(r.tokens) for r in rows]
+    texts = [row_text(r, tokenizer) for r in rows]
     enforce = job.enforce_format or (job.mode == "qa" and not fine_tuned)
     responses = []
     for text, row in zip(texts, rows):
@@ -102,7 +109,7 @@ def response(job: Job, rows: list[Row], tokenizer, model_version: str, fine_tune
         if job.mode == "qa" and enforce and not ok:
             out = template.enforce(out)
         responses.append({"text": out, "format_ok": ok, "new_tokens": len(row.tokens),
-                          "finish_reason": "eos" if row.stopped_at_eos else "length"})
+                          "finish_reason": "eos" if row.stopped_at_eos else row.finish_reason})
     body = {"model": "gpt2_qa", "model_version": model_version, "mode": job.mode, "seed": job.seed,
             "prompt_tokens": len(job.prompt_ids), "completion_tokens": sum(len(r.tokens) for r in rows),
             "responses": responses}
@@ -120,6 +127,10 @@ def response(job: Job, rows: list[Row], tokenizer, model_version: str, fine_tune
     if job.notes:
         body["note"] = " ".join(job.notes)
     return body
+
+
+def row_text(row: Row, tokenizer) -> str:
+    return row.text if row.text is not None else tokenizer.decode(row.tokens)
 
 
 class StreamText:

@@ -25,23 +25,43 @@ def offset_cosine_schedule(t, min_signal_rate: float = 0.02, max_signal_rate: fl
     return np.sin(angles), np.cos(angles)
 
 
-def _rates_for(step: int, steps: np.ndarray, schedule):
-    """Per-row (noise, signal, next_noise, next_signal) at iteration `step`, each (N, 1, 1, 1) float32.
+def _rates_for(step, steps, schedule):
+    """Per-row (noise, signal, next_noise, next_signal) at each row's own iteration, each (N, 1, 1, 1) float32.
 
-    Computed once per distinct step count on a 1-element array, then gathered, so a row's values never depend
-    on which other rows share the batch.
+    `step` and `steps` are per-row ints (or `step` one int for all rows). Values are computed once per distinct
+    (step, step count) pair on a 1-element array, then gathered, so a row's values never depend on which other
+    rows share the batch, nor on the iteration the others are at.
     """
+    steps = np.asarray(steps, dtype=np.int64)
+    step = np.broadcast_to(np.asarray(step, dtype=np.int64), steps.shape)
     out = [np.empty((len(steps), 1, 1, 1), np.float32) for _ in range(4)]
-    for s in np.unique(steps):
-        rows = steps == s
+    for k, s in {(int(a), int(b)) for a, b in zip(step, steps)}:
+        rows = (step == k) & (steps == s)
         step_size = 1.0 / float(s)
-        t = np.full((1, 1, 1, 1), 1.0 - step * step_size, np.float32)
+        t = np.full((1, 1, 1, 1), 1.0 - k * step_size, np.float32)
         t_next = t - np.float32(step_size)
         noise, signal = schedule(t)
         next_noise, next_signal = schedule(t_next)
         for buf, val in zip(out, (noise, signal, next_noise, next_signal)):
             buf[rows] = val
     return out
+
+
+def reverse_step(predict_noise, x: np.ndarray, step, steps, schedule: Callable = offset_cosine_schedule):
+    """One reverse iteration for rows that may be at different iterations of different step counts.
+
+    x (B, C, H, W) float32; step: each row's iteration index (0-based) or one int; steps: each row's count.
+    Returns (x_next, pred_images), both (B, C, H, W). One network call for every row: the UNet takes the
+    noise variance per sample, so rows at different noise levels share it (the step scheduler relies on this).
+    """
+    # 1. rates at t = 1 - step / S and at the next time t - 1 / S, per row
+    noise_rates, signal_rates, next_noise, next_signal = _rates_for(step, steps, schedule)
+    # 2. the network sees the noise variance
+    pred_noise = np.asarray(predict_noise(x, noise_rates ** 2), dtype=np.float32)
+    # 3. pred_images = (x - noise * pred_noise) / signal
+    pred = (x - noise_rates * pred_noise) / signal_rates
+    # 4. re-noise towards the next time: x = next_signal * pred_images + next_noise * pred_noise
+    return next_signal * pred + next_noise * pred_noise, pred
 
 
 def reverse_diffusion(
@@ -65,20 +85,11 @@ def reverse_diffusion(
     pred_images = np.zeros_like(x)
     for step in range(int(row_steps.max()) if batch else 0):
         active = row_steps > step
-        idx = None if active.all() else np.flatnonzero(active)
-        xa = x if idx is None else x[idx]
-        # 1. rates at t = 1 - step / S and at the next time t - 1 / S, per row
-        noise_rates, signal_rates, next_noise, next_signal = _rates_for(step, row_steps[active], schedule)
-        # 2. the network sees the noise variance
-        pred_noise = np.asarray(predict_noise(xa, noise_rates ** 2), dtype=np.float32)
-        # 3. pred_images = (x - noise * pred_noise) / signal
-        pred = (xa - noise_rates * pred_noise) / signal_rates
-        # 4. re-noise towards the next time: x = next_signal * pred_images + next_noise * pred_noise
-        xn = next_signal * pred + next_noise * pred_noise
-        if idx is None:
-            x, pred_images[...] = xn, pred
-        else:
-            x[idx], pred_images[idx] = xn, pred
+        if active.all():
+            x, pred_images[...] = reverse_step(predict_noise, x, step, row_steps, schedule)
+        else:  # finished rows leave the network call
+            idx = np.flatnonzero(active)
+            x[idx], pred_images[idx] = reverse_step(predict_noise, x[idx], step, row_steps[idx], schedule)
         if on_step is not None:
             on_step(step, pred_images)
     return pred_images

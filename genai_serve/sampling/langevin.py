@@ -35,6 +35,26 @@ def _draw_noise(step: int, x: torch.Tensor, generator, generators, noise_fn) -> 
     return torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
 
 
+def descend(energy_fn, noisy: torch.Tensor, step_size: Number, grad_clamp: float) -> torch.Tensor:
+    """Steps 2-4 of one Langevin step on already-noised images (N, C, H, W); returns the moved images."""
+    with torch.enable_grad():
+        xa = noisy.detach().requires_grad_(True)
+        # 2. g = d(sum E(x)) / dx (grad_outputs = ones, as the seed)
+        (g,) = torch.autograd.grad(energy_fn(xa).sum(), xa)
+    # 3. g <- clamp(g, -grad_clamp, grad_clamp)
+    g = torch.clamp(g, -grad_clamp, grad_clamp)
+    # 4. x <- clamp(x - step_size * g, -1, 1)
+    return torch.clamp(xa.detach() - step_size * g, -1.0, 1.0)
+
+
+def langevin_step(energy_fn, x: torch.Tensor, eps: torch.Tensor, step_size: Number, noise: Number,
+                  grad_clamp: float = 0.03) -> torch.Tensor:
+    """One whole Langevin step for rows that all run it: x (N, C, H, W), eps its N(0, 1) draw; step_size and
+    noise are scalars or tensors broadcastable against x (per row: (N, 1, 1, 1))."""
+    # 1. x <- clamp(x + noise * N(0, 1), -1, 1)
+    return descend(energy_fn, torch.clamp(x + noise * eps, -1.0, 1.0), step_size, grad_clamp)
+
+
 def langevin(
     energy_fn: Callable[[torch.Tensor], torch.Tensor],
     x: torch.Tensor,
@@ -83,14 +103,8 @@ def langevin(
             if not all_active:
                 noisy = torch.where(active.view(-1, *([1] * (x.ndim - 1))), noisy, x)
             idx = None if all_active else active.nonzero().squeeze(1)
-            xa = (noisy if idx is None else noisy[idx]).detach().requires_grad_(True)
-            # 2. g = d(sum E(x)) / dx (grad_outputs = ones, as the seed)
-            (g,) = torch.autograd.grad(energy_fn(xa).sum(), xa)
-            # 3. g <- clamp(g, -grad_clamp, grad_clamp)
-            g = torch.clamp(g, -grad_clamp, grad_clamp)
-            # 4. x <- clamp(x - step_size * g, -1, 1)
             ss = step_size if (step_size.ndim == 0 or idx is None) else step_size[idx]
-            moved = torch.clamp(xa.detach() - ss * g, -1.0, 1.0)
+            moved = descend(energy_fn, noisy if idx is None else noisy[idx], ss, grad_clamp)
             if idx is None:
                 x = moved
             else:

@@ -11,10 +11,12 @@ from PIL import Image
 
 from genai_serve.checkpoint import build_from_checkpoint
 from genai_serve.sampling.diffusion import denormalize, reverse_diffusion
+from tests.conftest import ask
 
 
 def run(handler, context, bodies):
-    return handler.handle([{"body": b} for b in bodies], context)
+    """The response bodies of `bodies` sent together (an in-process TorchServe frontend drives the handler)."""
+    return [r.body for r in ask(handler, context, bodies)]
 
 
 def decode(text: str) -> dict:
@@ -30,19 +32,21 @@ def test_a_seed_gives_the_same_bytes_alone_and_inside_a_batch_with_other_step_co
     handler, ctx = handler_factory(model)
     mine = {"num_samples": 3, steps_key: 4, "seed": 11}
     alone = decode(run(handler, ctx, [mine])[0])
-    batch = [decode(r) for r in run(handler, ctx, [{"num_samples": 2, steps_key: 7, "seed": 1}, mine,
-                                                   {"num_samples": 1, steps_key: 1, "seed": 2}])]
+    responses = ask(handler, ctx, [{"num_samples": 2, steps_key: 7, "seed": 1}, mine,
+                                   {"num_samples": 1, steps_key: 1, "seed": 2}])
+    batch = [r.json() for r in responses]
     assert batch[1]["image_base64_png"] == alone["image_base64_png"]
     assert batch[0]["image_base64_png"] != alone["image_base64_png"]
-    assert ctx.response_headers[1]["X-Batch-Size"] == "3"
+    assert responses[1].headers["X-Batch-Size"] == "3"
 
 
 @pytest.mark.parametrize("model, n, size", [("ebm", 4, 70), ("diffusion", 16, 138), ("ebm", 1, 36)])
 def test_grids_have_the_seed_layout_and_a_seed_is_returned(handler_factory, model, n, size):
     handler, ctx = handler_factory(model)
     steps_key = "steps" if model == "ebm" else "diffusion_steps"
-    body = decode(run(handler, ctx, [{"num_samples": n, steps_key: 2}])[0])
-    assert ctx.status[0][0] == 200
+    [resp] = ask(handler, ctx, [{"num_samples": n, steps_key: 2}])
+    body = resp.json()
+    assert resp.status == 200
     assert image(body["image_base64_png"]).shape == (size, size, 3)
     assert body["num_samples"] == n and 0 <= body["seed"] < 2**32
 
@@ -62,11 +66,11 @@ def test_grids_have_the_seed_layout_and_a_seed_is_returned(handler_factory, mode
 def test_bad_parameters_fail_alone_and_name_the_field_and_range(handler_factory, model, bad, field, words):
     handler, ctx = handler_factory(model)
     steps_key = "steps" if model == "ebm" else "diffusion_steps"
-    out = run(handler, ctx, [bad, {"num_samples": 1, steps_key: 1, "seed": 3}])
-    assert ctx.status[0][0] == 400
-    err = decode(out[0])
+    bad_resp, good = ask(handler, ctx, [bad, {"num_samples": 1, steps_key: 1, "seed": 3}])
+    assert bad_resp.status == 400
+    err = bad_resp.json()
     assert err["field"] == field and words in err["error"]
-    assert ctx.status[1][0] == 200 and decode(out[1])["num_samples"] == 1
+    assert good.status == 200 and good.json()["num_samples"] == 1
 
 
 def test_return_images_gives_one_png_per_sample_matching_the_grid_cells(handler_factory):
@@ -104,23 +108,17 @@ def test_ebm_row_with_fewer_steps_stops_changing(handler_factory):
     assert one["image_base64_png"] != many["image_base64_png"]
 
 
-def test_streaming_sends_previews_to_the_streaming_request_only_then_a_final_line(handler_factory, monkeypatch):
-    import handlers.base as base
-
-    sent = []
-    monkeypatch.setattr(base, "send_intermediate_predict_response",
-                        lambda ret, req_ids, msg, code, ctx: sent.append((dict(req_ids), dict(ret))))
+def test_streaming_sends_previews_to_the_streaming_request_only_then_a_final_line(handler_factory):
     handler, ctx = handler_factory("diffusion")
-    out = run(handler, ctx, [{"num_samples": 1, "diffusion_steps": 6, "seed": 1},
-                             {"num_samples": 2, "diffusion_steps": 10, "seed": 2, "stream": True, "preview_every": 3}])
-    assert [ids for ids, _ in sent] == [{1: "request-1"}] * 3  # steps 3, 6, 9 of 10; never request 0
-    lines = [json.loads(ret[1]) for _, ret in sent]
-    assert [line["step"] for line in lines] == [3, 6, 9]
-    assert all(line["type"] == "preview" and image(line["image_base64_png"]).shape == (36, 70, 3) for line in lines)
-    assert out[1].endswith("\n") and ctx.content_types[1] == "application/x-ndjson"
-    final = json.loads(out[1])
+    plain_resp, stream_resp = ask(handler, ctx, [
+        {"num_samples": 1, "diffusion_steps": 6, "seed": 1},
+        {"num_samples": 2, "diffusion_steps": 10, "seed": 2, "stream": True, "preview_every": 3}])
+    *previews, final = stream_resp.lines()
+    assert [line["step"] for line in previews] == [3, 6, 9]  # steps 3, 6, 9 of 10
+    assert all(line["type"] == "preview" and image(line["image_base64_png"]).shape == (36, 70, 3) for line in previews)
+    assert stream_resp.body.endswith("\n") and stream_resp.content_type == "application/x-ndjson"
     assert final["type"] == "final" and final["num_samples"] == 2
-    assert ctx.content_types[0] == "application/json" and "type" not in json.loads(out[0])
+    assert plain_resp.content_type == "application/json" and "type" not in plain_resp.json()
     # the streamed request's final grid is the one it gets without streaming
     plain = decode(run(handler, ctx, [{"num_samples": 2, "diffusion_steps": 10, "seed": 2}])[0])
     assert plain["image_base64_png"] == final["image_base64_png"]

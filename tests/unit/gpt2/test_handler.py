@@ -6,18 +6,20 @@ import json
 import pytest
 
 from genai_serve.gpt2.template import PREFIX, SUFFIX, format_ok
+from tests.conftest import ask
 
 QA = {"question": "Where did Julia live?", "context": "Julia lived in the town of Thornmoor.", "max_new_tokens": 6}
 
 
 def run(handler, ctx, bodies):
-    return [json.loads(r) for r in handler.handle([{"body": b} for b in bodies], ctx)]
+    return [r.json() for r in ask(handler, ctx, bodies)]
 
 
 def test_qa_answer_carries_format_flag_version_and_token_counts(gpt2_handler):
     h, ctx = gpt2_handler("1.0")
-    [body] = run(h, ctx, [{**QA, "seed": 3}])
-    assert ctx.status[0][0] == 200
+    [resp] = ask(h, ctx, [{**QA, "seed": 3}])
+    body = resp.json()
+    assert resp.status == 200
     assert body["mode"] == "qa" and body["model_version"] == "1.0" and body["seed"] == 3
     assert body["answer"] == body["answers"][0] == body["generated_text"]
     assert body["format_ok"] is False and body["format_enforced"] is False  # random weights: no format, not forced
@@ -29,10 +31,12 @@ def test_a_seed_reproduces_every_answer_alone_and_inside_a_batch(gpt2_handler):
     h, ctx = gpt2_handler("1.0")
     mine = {**QA, "num_responses": 3, "seed": 11, "temperature": 1.0}
     [alone] = run(h, ctx, [mine])
-    batch = run(h, ctx, [{"question": "Who?", "max_new_tokens": 9, "seed": 1}, mine, {"start_word": "The", "length": 2}])
+    responses = ask(h, ctx, [{"question": "Who?", "max_new_tokens": 9, "seed": 1}, mine,
+                             {"start_word": "The", "length": 2}])
+    batch = [r.json() for r in responses]
     assert batch[1]["answers"] == alone["answers"] and len(alone["answers"]) == 3
     assert len(set(alone["answers"])) > 1  # three samples, three generators
-    assert ctx.response_headers[1]["X-Batch-Size"] == "3"
+    assert responses[1].headers["X-Batch-Size"] == "3"
     [one] = run(h, ctx, [{**mine, "num_responses": 1}])
     assert one["answers"] == alone["answers"][:1]  # the k-th answer does not depend on num_responses
 
@@ -54,8 +58,9 @@ def test_text_mode_continues_start_word_for_length_tokens(gpt2_handler):
 ])
 def test_seed_bodies_are_accepted_as_they_are(gpt2_handler, body):
     h, ctx = gpt2_handler("1.0")
-    [out] = run(h, ctx, [body])
-    assert ctx.status[0][0] == 200, out
+    [resp] = ask(h, ctx, [body])
+    out = resp.json()
+    assert resp.status == 200, out
     assert out["mode"] == ("qa" if body.get("question") else "text")
     assert len(out.get("answers", [None])) == body.get("num_responses", 1)
 
@@ -114,29 +119,25 @@ def test_a_base_model_archive_enforces_the_format_and_warns(gpt2_handler):
 ])
 def test_bad_inputs_get_a_400_naming_the_field_and_the_rest_of_the_batch_is_answered(gpt2_handler, body, field):
     h, ctx = gpt2_handler("1.0")
-    bad, good = run(h, ctx, [body, QA])
-    assert ctx.status[0][0] == 400 and bad["field"] == field, bad
-    assert ctx.status[1][0] == 200 and "answer" in good
+    bad, good = ask(h, ctx, [body, QA])
+    assert bad.status == 400 and bad.json()["field"] == field, bad.body
+    assert good.status == 200 and "answer" in good.json()
 
 
-def test_streaming_sends_token_lines_then_the_same_final_body(gpt2_handler, monkeypatch):
-    import handlers.base as base
-
-    sent = []
-    monkeypatch.setattr(base, "send_intermediate_predict_response",
-                        lambda ret, req_ids, msg, code, ctx: sent.append((dict(req_ids), dict(ret))))
+def test_streaming_sends_token_lines_then_the_same_final_body(gpt2_handler):
     h, ctx = gpt2_handler("1.0")
-    streamed = {**QA, "seed": 5, "num_responses": 2, "stream": True, "temperature": 1.0}
-    out = h.handle([{"body": {**QA, "seed": 1}}, {"body": streamed}], ctx)
-    assert sent and all(ids == {1: "request-1"} for ids, _ in sent)  # never to the plain request
-    lines = [json.loads(ret[1]) for _, ret in sent]
+    streamed = {**QA, "seed": 5, "num_responses": 2, "stream": True, "temperature": 1.0, "max_new_tokens": 12}
+    plain_resp, stream_resp = ask(h, ctx, [{**QA, "seed": 1}, streamed])
+    assert "type" not in plain_resp.json() and plain_resp.content_type == "application/json"
+    assert stream_resp.content_type == "application/x-ndjson" and stream_resp.body.endswith("\n")
+    first = [json.loads(line) for line in stream_resp.chunks[0].splitlines()]
+    assert first and {line["type"] for line in first} == {"token"}  # the first tokens went out before the end
+    *lines, final = stream_resp.lines()
     assert {line["type"] for line in lines} == {"token"} and {line["response"] for line in lines} == {0, 1}
-    assert ctx.content_types[1] == "application/x-ndjson" and out[1].endswith("\n")
-    final = json.loads(out[1])
     assert final["type"] == "final"
     for k in (0, 1):  # the deltas of each response add up to its text
         assert "".join(line["text"] for line in lines if line["response"] == k).strip() == final["answers"][k]
-    plain = json.loads(h.handle([{"body": {**streamed, "stream": False}}], ctx)[0])
+    [plain] = run(h, ctx, [{**streamed, "stream": False}])
     assert plain["answers"] == final["answers"]
 
 

@@ -1,0 +1,226 @@
+"""Iteration-level scheduling for the iterative models (DESIGN.md principle 13), with no server import.
+
+One `Scheduler` per worker owns the running requests of one model: admission against a cost cap, per-request
+state, deadlines, removal. An `Engine` (genai_serve/iterative/) knows one model: it turns a parsed job into a
+running state and advances a list of states by one step in shared network calls. The server adapter
+(handlers/iterative.py) only feeds new requests in, tells which requests are still wanted, runs a slice and
+sends what each request has to say. vLLM splits its engine the same way (scheduler / model runner / API).
+
+Per slice (one server call):
+  1. `keep_only(ids)`  requests the server no longer sends (their client went away) are dropped: their rows
+                       leave the batch before the next network call;
+  2. `admit(...)`      each new request joins if the work held plus its cost fits `max_cost`, else Overloaded
+                       (429 + Retry-After, estimated from the measured drain rate);
+  3. `run_slice()`     steps every running request together until `slice_s` has passed, or a request finished,
+                       or one produced its first output (so time to first output is not held back by the slice);
+                       a request past its deadline stops with a 408 naming `timeout_s`;
+  4. `take(id)`        what the request has to send now: events (tokens, previews) and, once, its final body.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol, Sequence
+
+from genai_serve.errors import InputError
+
+
+class Overloaded(Exception):
+    """The worker holds too much work to take this request now: a 429 with Retry-After."""
+
+    def __init__(self, message: str, retry_after_s: int):
+        super().__init__(message)
+        self.message = message
+        self.retry_after_s = retry_after_s
+
+    def to_body(self) -> dict:
+        return {"error": self.message, "field": None, "retry_after_s": self.retry_after_s}
+
+
+@dataclass
+class Update:
+    """What one step did for one request: events to send now and, when it is done, its final body."""
+    events: list[dict] = field(default_factory=list)
+    final: dict | None = None
+
+
+class Engine(Protocol):
+    def start(self, job: Any) -> Any:
+        """A new request's running state (cheap: the first `step` does the heavy work, e.g. a prompt prefill)."""
+
+    def step(self, states: Sequence[Any]) -> list[Update]:
+        """Advance every state by one step, sharing network calls; one Update per state, in order."""
+
+    def total_steps(self, job: Any) -> int:
+        """Steps this job needs at most (how its cost drains; deadlines and Retry-After are estimated from it)."""
+
+
+@dataclass
+class Entry:
+    """One admitted request."""
+    rid: str
+    job: Any
+    state: Any
+    cost: float
+    total_steps: int
+    stream: bool
+    admitted_at: float
+    deadline: float | None
+    steps_done: int = 0
+    outbox: list[dict] = field(default_factory=list)
+    final: dict | None = None
+    error: InputError | None = None
+    first_step_at: float | None = None
+    first_output_at: float | None = None
+    last_output_at: float | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.final is not None or self.error is not None
+
+    @property
+    def remaining_cost(self) -> float:
+        return self.cost * max(0.0, 1.0 - self.steps_done / max(1, self.total_steps))
+
+
+@dataclass
+class Reply:
+    job: Any
+    events: list[dict]
+    final: dict | None
+    error: InputError | None
+    done: bool
+
+
+# observer(name, value): "queue_time_s", "time_to_first_output_s", "inter_output_s", "running", "cost_admitted",
+# "cost_refused", "dropped". The handler maps these onto the server's metrics.
+Observer = Callable[[str, float], None]
+
+
+class Scheduler:
+    def __init__(self, engine: Engine, max_cost: float, slice_s: float, *, cost_unit: str = "units",
+                 clock: Callable[[], float] = time.monotonic, observe: Observer | None = None):
+        self.engine = engine
+        self.max_cost = float(max_cost)
+        self.slice_s = float(slice_s)
+        self.cost_unit = cost_unit
+        self.clock = clock
+        self.observe = observe or (lambda name, value: None)
+        self.entries: dict[str, Entry] = {}
+        self._rate: float | None = None  # cost units drained per second (EWMA over slices)
+
+    # -- membership ---------------------------------------------------------------------------------
+    def __contains__(self, rid: str) -> bool:
+        return rid in self.entries
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def held_cost(self) -> float:
+        return sum(e.remaining_cost for e in self.entries.values() if not e.done)
+
+    def admit(self, rid: str, job: Any, cost: float, *, stream: bool = False, timeout_s: float | None = None) -> None:
+        """Take a new request, or raise Overloaded when the work held plus `cost` exceeds `max_cost`."""
+        held = self.held_cost()
+        if held + cost > self.max_cost:
+            self.observe("cost_refused", cost)
+            raise Overloaded(f"busy: this worker holds {held:.0f} of its {self.max_cost:.0f} {self.cost_unit}; this "
+                             f"request needs {cost:.0f}. Retry later, or ask for less.",
+                             self.retry_after(held + cost - self.max_cost))
+        now = self.clock()
+        self.entries[rid] = Entry(rid, job, self.engine.start(job), float(cost), max(1, self.engine.total_steps(job)),
+                                  stream, now, None if timeout_s is None else now + timeout_s)
+        self.observe("cost_admitted", cost)
+
+    def retry_after(self, excess: float) -> int:
+        """Seconds until `excess` cost units have drained at the measured rate (1..600; 1 before any measurement)."""
+        if not self._rate:
+            return 1
+        return int(min(600, max(1, math.ceil(excess / self._rate))))
+
+    def keep_only(self, rids: set[str]) -> list[str]:
+        """Drop every request not in `rids` (the server stopped sending it: its client is gone)."""
+        gone = [rid for rid in self.entries if rid not in rids]
+        for rid in gone:
+            del self.entries[rid]
+            self.observe("dropped", 1)
+        return gone
+
+    def fail_all(self, error: InputError) -> None:
+        """A step raised (our bug, or the device failed): every running request ends with `error`."""
+        for entry in self.entries.values():
+            if not entry.done:
+                entry.error = error
+
+    # -- stepping -------------------------------------------------------------------------------------
+    def run_slice(self) -> int:
+        """Step the running requests together for up to one slice; returns the steps taken."""
+        start = self.clock()
+        steps = 0
+        drained = 0.0
+        while True:
+            now = self.clock()
+            if self._expire(now):
+                break  # its 408 goes out now; the others continue in the next call
+            live = [e for e in self.entries.values() if not e.done]
+            if not live:
+                break
+            for e in live:
+                if e.first_step_at is None:
+                    e.first_step_at = now
+                    self.observe("queue_time_s", now - e.admitted_at)
+            self.observe("running", len(live))
+            before = sum(e.remaining_cost for e in live)
+            updates = self.engine.step([e.state for e in live])
+            steps += 1
+            now = self.clock()
+            urgent = False
+            for entry, update in zip(live, updates):
+                entry.steps_done += 1
+                urgent |= self._record(entry, update, now)
+            drained += before - sum(e.remaining_cost for e in live if not e.done)
+            if urgent or now - start >= self.slice_s:
+                break
+        elapsed = self.clock() - start
+        if steps and elapsed > 0:
+            rate = drained / elapsed
+            self._rate = rate if self._rate is None else 0.7 * self._rate + 0.3 * rate
+        self.observe("running", sum(1 for e in self.entries.values() if not e.done))
+        return steps
+
+    def _record(self, entry: Entry, update: Update, now: float) -> bool:
+        """Keep one step's update; True when the slice should end now (a first output, or the request is done)."""
+        urgent = False
+        if update.events:
+            entry.outbox.extend(update.events)
+            if entry.first_output_at is None:
+                entry.first_output_at = now
+                self.observe("time_to_first_output_s", now - entry.admitted_at)
+                urgent = True
+            else:
+                self.observe("inter_output_s", now - entry.last_output_at)
+            entry.last_output_at = now
+        if update.final is not None:
+            entry.final = update.final
+            urgent = True
+        return urgent
+
+    def _expire(self, now: float) -> bool:
+        expired = False
+        for entry in self.entries.values():
+            if not entry.done and entry.deadline is not None and now >= entry.deadline:
+                expired = True
+                limit = entry.deadline - entry.admitted_at
+                entry.error = InputError(f"timeout_s: the request ran past its deadline of {limit:g} s and was stopped "
+                                         f"after {entry.steps_done} of {entry.total_steps} steps", "timeout_s", 408)
+        return expired
+
+    # -- results --------------------------------------------------------------------------------------
+    def take(self, rid: str) -> Reply:
+        """What request `rid` has to send now; a done request leaves the scheduler."""
+        entry = self.entries[rid]
+        events, entry.outbox = entry.outbox, []
+        if entry.done:
+            del self.entries[rid]
+        return Reply(entry.job, events, entry.final, entry.error, entry.done)

@@ -1,0 +1,367 @@
+"""The iterative models scheduled per step (issue 14), measured side by side in one run against private TorchServes
+on free loopback ports:
+
+  python -m loadtests.bench_iterative [--parts joining,gpt2,slice] [--rounds 3]
+
+  joining  diffusion and ebm: a small request alone, behind a big running one, and behind a big one whose client
+           left after 1 s; continuous batching (the registry's config) and static batching (the same archive
+           with continuousBatching off, as before this change). Criterion: behind <= 3 x alone + 0.5 s.
+  gpt2     gpt2_qa at the 124M shape (random weights, bench_gpt2_served.build): 1 and 8 streaming clients, each
+           sending requests after exponential (Poisson) think times; aggregate tok/s, time to first token p50/p99,
+           inter-token time p50, for the raw loop in-process (the same handler and scheduler driven without a
+           server: loadtests/inprocess.py), served with continuous batching, and served with static batching.
+  slice    the scheduler slice (steps per handle() call) for cheap steps: 1-image 5-step diffusion and ebm
+           requests at 4 clients, requests/s and p50 for slice_ms 0 (one step per call), 10, 25, 50.
+
+Images use archives exported from random weights through the real pipeline (speed does not depend on the
+weights). Writes the `iterative` section of docs/BENCHMARKS.md.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import random
+import shutil
+import statistics
+import tempfile
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+
+from genai_serve.registry import REPO_ROOT, Paths, load_registry
+from loadtests.report import replace_section
+
+IMAGES = {  # model: (big request, small request)
+    "diffusion": ({"num_samples": 16, "diffusion_steps": 150, "seed": 1}, {"num_samples": 1, "diffusion_steps": 5}),
+    "ebm": ({"num_samples": 64, "steps": 1000, "seed": 1}, {"num_samples": 1, "steps": 5}),
+}
+STATIC = {"continuousBatching": False, "batchSize": 4, "maxBatchDelay": 50}  # the registry's config before issue 14
+GPT2_STATIC = {"continuousBatching": False, "batchSize": 8, "maxBatchDelay": 10}
+NEW_TOKENS = 64
+
+
+# -- archives -----------------------------------------------------------------------------------------------
+def variant_stores(spec, version: str, paths: Paths, root: Path) -> dict[str, Path]:
+    """The same export archived twice: continuous batching (the registry) and static; one store each."""
+    from export.archive import archive
+
+    registry = load_registry()
+    stores = {}
+    for name, override in (("continuous", {}), ("static", GPT2_STATIC if spec.name == "gpt2_qa" else STATIC)):
+        variant = dataclasses.replace(spec, model_config={**spec.model_config, **override})
+        mar = archive(variant, version, {**registry, spec.name: variant}, paths)
+        stores[name] = root / name
+        stores[name].mkdir(parents=True, exist_ok=True)
+        shutil.move(str(mar), stores[name] / mar.name)
+    return stores
+
+
+def image_archives(root: Path) -> dict[str, dict[str, Path]]:
+    """diffusion and ebm from random weights -> {model: {"continuous": store, "static": store}}."""
+    import torch
+
+    from export.run import main as export_main
+    from genai_serve.checkpoint import save_checkpoint
+    from genai_serve.nets import build
+
+    nets = {"diffusion": ("diffusion_unet", {"image_size": 32, "num_channels": 3, "embedding_dim": 32}),
+            "ebm": ("ebm_energy", {})}
+    paths = Paths(root / "project")
+    torch.manual_seed(0)
+    for model, (net, kwargs) in nets.items():
+        extra = {"normalizer": {"mean": [0.5] * 3, "std": [0.25] * 3}} if model == "diffusion" else None
+        save_checkpoint(paths.checkpoint(model), net=net, kwargs=kwargs, state_dict=build(net, **kwargs).state_dict(),
+                        metrics={"note": "random weights (benchmark)"}, data={"source": "none"}, extra=extra)
+    export_main(["--base", str(paths.base), *nets])
+    registry = load_registry()
+    return {m: variant_stores(registry[m], registry[m].default_version, paths, root / m) for m in nets}
+
+
+@contextmanager
+def server_for(spec, version: str, store: Path, threads: int, slice_ms: float | None = None):
+    from loadtests.bench_serving import private_server
+
+    saved = os.environ.get("GENAI_SLICE_MS")
+    if slice_ms is not None:
+        os.environ["GENAI_SLICE_MS"] = str(slice_ms)
+    try:
+        with private_server([(spec, version)], store=store, threads=threads) as server:
+            yield server
+    finally:
+        os.environ.pop("GENAI_SLICE_MS", None)
+        if saved is not None:
+            os.environ["GENAI_SLICE_MS"] = saved
+
+
+# -- joining ----------------------------------------------------------------------------------------------
+def timed(server, model: str, body: dict) -> float:
+    t = time.perf_counter()
+    r = server.call("POST", "inference", f"/predictions/{model}", json=body, timeout=600)
+    r.raise_for_status()
+    return time.perf_counter() - t
+
+
+def behind(server, model: str, big: dict, small: dict, leave_after: float | None) -> float:
+    """The small request's latency, sent while `big` runs (0.5 s after it started, or right after its client
+    left at `leave_after` s)."""
+    done = threading.Event()
+
+    def run_big():
+        try:
+            with server.call("POST", "inference", f"/predictions/{model}", json=big, stream=True, timeout=600) as r:
+                if leave_after is None:
+                    r.content  # noqa: B018 (read to the end)
+                else:
+                    done.wait(leave_after)  # the client leaves: closing the connection
+        except requests.RequestException:
+            pass
+
+    thread = threading.Thread(target=run_big)
+    thread.start()
+    time.sleep(leave_after if leave_after is not None else 0.5)
+    if leave_after is not None:
+        done.set()
+        time.sleep(0.05)
+    latency = timed(server, model, small)
+    thread.join()
+    return latency
+
+
+def joining(rounds: int, threads: int) -> str:
+    registry = load_registry()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-iterative-") as tmp:
+        stores = image_archives(Path(tmp))
+        for model, (big, small) in IMAGES.items():
+            spec, version = registry[model], registry[model].default_version
+            result = {}
+            for variant in ("continuous", "static"):
+                with server_for(spec, version, stores[model][variant], threads) as server:
+                    timed(server, model, small)  # warm-up
+                    alone = statistics.median(timed(server, model, {**small, "seed": i}) for i in range(rounds * 3))
+                    runs = rounds if variant == "continuous" else 1  # static: the whole big loop each time
+                    result[variant] = {
+                        "alone": alone,
+                        "behind": statistics.median(behind(server, model, big, {**small, "seed": i}, None)
+                                                    for i in range(runs)),
+                        "left": statistics.median(behind(server, model, big, {**small, "seed": i}, 1.0)
+                                                  for i in range(runs))}
+            rows.append((model, big, small, result))
+    lines = ["| model | big request | small request | batching | alone s | behind big s (x alone) | "
+             "behind big, its client left after 1 s | target 3 x alone + 0.5 s | met |", "|---|---|---|---|---|---|---|---|---|"]
+    for model, big, small, result in rows:
+        for variant, r in result.items():
+            target = 3 * r["alone"] + 0.5
+            met = "yes" if max(r["behind"], r["left"]) <= target else "no"
+            lines.append(f"| {model} | {_req(big)} | {_req(small)} | {variant} | {r['alone']:.3f} | "
+                         f"{r['behind']:.3f} ({r['behind'] / r['alone']:.0f}x) | {r['left']:.3f} | {target:.2f} | "
+                         f"{met if variant == 'continuous' else '-'} |")
+    return "\n".join(lines)
+
+
+def _req(body: dict) -> str:
+    steps = body.get("diffusion_steps", body.get("steps"))
+    return f"{body['num_samples']} x {steps} steps"
+
+
+# -- gpt2 -------------------------------------------------------------------------------------------------
+@dataclasses.dataclass
+class Trace:
+    sent: float
+    first: float | None = None
+    last: float | None = None
+    tokens: int = 0
+
+
+def gpt2_body(i: int) -> dict:
+    from loadtests.bench_gpt2_served import QUESTION
+
+    return {"question": QUESTION, "max_new_tokens": NEW_TOKENS, "temperature": 0, "stream": True, "seed": i}
+
+
+def served_clients(server, clients: int, per_client: int, think_s: float, seed: int) -> tuple[list[Trace], float]:
+    """`clients` threads, each sending `per_client` streaming requests after exponential think times."""
+    import json
+
+    traces: list[Trace] = []
+    lock = threading.Lock()
+
+    def client(c: int):
+        rng = random.Random(seed + c)
+        for k in range(per_client):
+            time.sleep(rng.expovariate(1.0 / think_s))
+            trace = Trace(time.perf_counter())
+            with server.call("POST", "inference", "/predictions/gpt2_qa/bench", json=gpt2_body(c * 100 + k),
+                             stream=True, timeout=600) as r:
+                r.raise_for_status()
+                for line in r.iter_lines():
+                    msg = json.loads(line) if line else {}
+                    if msg.get("type") == "token":
+                        now = time.perf_counter()
+                        trace.first = trace.first or now
+                        trace.last = now
+                        trace.tokens += 1  # one line per token with these prompts (ASCII-only tokens)
+            with lock:
+                traces.append(trace)
+
+    start = time.perf_counter()
+    workers = [threading.Thread(target=client, args=(c,)) for c in range(clients)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return traces, time.perf_counter() - start
+
+
+def raw_clients(handler, context, clients: int, per_client: int, think_s: float, seed: int):
+    """The same workload in-process: the handler and its scheduler driven by loadtests/inprocess.py, no server."""
+    from loadtests.inprocess import Frontend
+
+    fe = Frontend(handler, context)
+    rngs = [random.Random(seed + c) for c in range(clients)]
+    start = time.perf_counter()
+    next_at = {c: start + rngs[c].expovariate(1.0 / think_s) for c in range(clients)}
+    left = {c: per_client for c in range(clients)}
+    live: dict[str, tuple[int, Trace, int]] = {}  # rid -> (client, trace, chunks seen)
+    traces = []
+    while live or any(left.values()):
+        now = time.perf_counter()
+        for c in range(clients):
+            if left[c] and c not in {v[0] for v in live.values()} and now >= next_at[c]:
+                rid = fe.submit(gpt2_body(c * 100 + per_client - left[c]))
+                live[rid] = (c, Trace(now), 0)
+                left[c] -= 1
+        if not fe.running and not fe.waiting:
+            time.sleep(0.001)
+            continue
+        fe.step()
+        now = time.perf_counter()
+        for rid, (c, trace, seen) in list(live.items()):
+            resp = fe.responses[rid]
+            new_lines = "".join(resp.chunks[seen:]).count('"type": "token"')
+            if new_lines:
+                trace.first = trace.first or now
+                trace.last = now
+                trace.tokens += new_lines
+            live[rid] = (c, trace, len(resp.chunks))
+            if resp.done:
+                traces.append(trace)
+                del live[rid]
+                next_at[c] = now + rngs[c].expovariate(1.0 / think_s)
+    return traces, time.perf_counter() - start
+
+
+def summarise(traces: list[Trace], wall: float) -> dict:
+    ttft = sorted(t.first - t.sent for t in traces)
+    itl = [(t.last - t.first) / (t.tokens - 1) for t in traces if t.tokens > 1]
+    return {"tok_s": sum(t.tokens for t in traces) / wall, "ttft_p50": _pct(ttft, 50), "ttft_p99": _pct(ttft, 99),
+            "itl_p50": statistics.median(itl) if itl else float("nan"), "requests": len(traces)}
+
+
+def _pct(values: list[float], p: int) -> float:
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def gpt2(rounds: int, threads: int, think_s: float) -> str:
+    from loadtests.bench_gpt2_served import build
+    from tests.conftest import make_handler
+
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="bench-iterative-gpt2-") as tmp:
+        spec, paths = build(Path(tmp))
+        stores = variant_stores(spec, "bench", paths, Path(tmp) / "stores")
+        os.environ["GENAI_THREADS_PER_WORKER"] = str(threads)
+        try:
+            handler, context = make_handler("gpt2_qa", paths, Path(tmp), "bench", spec=spec)
+        finally:
+            os.environ.pop("GENAI_THREADS_PER_WORKER", None)
+        for clients in (1, 8):
+            per_client = rounds if clients == 8 else rounds * 2
+            results[("raw", clients)] = summarise(*raw_clients(handler, context, clients, per_client, think_s, 7))
+        del handler
+        for variant in ("continuous", "static"):
+            with server_for(spec, "bench", stores[variant], threads) as server:
+                served_clients(server, 1, 1, 0.01, 0)  # warm-up
+                for clients in (1, 8):
+                    per_client = rounds if clients == 8 else rounds * 2
+                    results[(variant, clients)] = summarise(*served_clients(server, clients, per_client, think_s, 7))
+    lines = [f"GPT-2 124M shape (random weights), greedy, {NEW_TOKENS} new tokens per request, streaming; each client "
+             f"waits an exponential think time (mean {think_s:.1f} s) before each request; {threads} ONNX Runtime "
+             "threads in-process and in the worker.", "",
+             "| clients | path | tok/s (aggregate) | served / raw | first token p50 ms | p99 ms | inter-token p50 ms |",
+             "|---|---|---|---|---|---|---|"]
+    for clients in (1, 8):
+        raw = results[("raw", clients)]["tok_s"]
+        for variant, label in (("raw", "raw loop in-process (same handler, no server)"),
+                               ("continuous", "served, continuous batching"), ("static", "served, static batching")):
+            r = results[(variant, clients)]
+            lines.append(f"| {clients} | {label} | {r['tok_s']:.1f} | {r['tok_s'] / raw:.2f} | {r['ttft_p50'] * 1000:.0f} "
+                         f"| {r['ttft_p99'] * 1000:.0f} | {r['itl_p50'] * 1000:.1f} |")
+    return "\n".join(lines)
+
+
+# -- slice ------------------------------------------------------------------------------------------------
+def slice_sweep(threads: int, seconds: float, values=(0, 10, 25, 50)) -> str:
+    from concurrent.futures import ThreadPoolExecutor
+
+    registry = load_registry()
+    lines = ["| model | request | slice_ms | requests/s (4 clients) | p50 ms |", "|---|---|---|---|---|"]
+    with tempfile.TemporaryDirectory(prefix="bench-iterative-slice-") as tmp:
+        stores = image_archives(Path(tmp))
+        for model, (_, small) in IMAGES.items():
+            spec = registry[model]
+            for slice_ms in values:
+                with server_for(spec, spec.default_version, stores[model]["continuous"], threads, slice_ms) as server:
+                    timed(server, model, small)
+                    latencies, stop = [], time.perf_counter() + seconds
+
+                    def client(c):
+                        out = []
+                        while time.perf_counter() < stop:
+                            out.append(timed(server, model, {**small, "seed": c}))
+                        return out
+
+                    start = time.perf_counter()
+                    with ThreadPoolExecutor(4) as pool:
+                        for part in pool.map(client, range(4)):
+                            latencies += part
+                    wall = time.perf_counter() - start
+                lines.append(f"| {model} | {_req(small)} | {slice_ms} | {len(latencies) / wall:.1f} | "
+                             f"{statistics.median(latencies) * 1000:.1f} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--parts", default="joining,gpt2,slice")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1, help="threads per worker (make serve gives each 1 here)")
+    parser.add_argument("--gpt2-threads", type=int, default=2)
+    parser.add_argument("--think", type=float, default=0.5, help="mean think time between a client's requests, s")
+    parser.add_argument("--seconds", type=float, default=8.0, help="duration of each slice-sweep run")
+    args = parser.parse_args(argv)
+    parts = args.parts.split(",")
+    load = os.getloadavg()[0]
+    sections = [f"Command: `python -m loadtests.bench_iterative --parts {args.parts} --rounds {args.rounds}` "
+                f"({time.strftime('%Y-%m-%d')}, 2-core reference machine, no GPU; 1-minute load average at start "
+                f"{load:.1f}). Medians of {args.rounds} rounds unless said."]
+    if "joining" in parts:
+        sections += ["", "**A small request behind a big one** (private TorchServe, one worker per model, "
+                     f"{args.threads} thread):", "", joining(args.rounds, args.threads)]
+    if "gpt2" in parts:
+        sections += ["", "**gpt2_qa, clients arriving at random times:**", "",
+                     gpt2(args.rounds, args.gpt2_threads, args.think)]
+    if "slice" in parts:
+        sections += ["", "**Scheduler slice** (steps run per handle() call, cheap steps):", "",
+                     slice_sweep(args.threads, args.seconds)]
+    text = "\n".join(sections)
+    print(text)
+    replace_section(REPO_ROOT / "docs" / "BENCHMARKS.md", "iterative", "Iterative models scheduled per step", text)
+
+
+if __name__ == "__main__":
+    main()

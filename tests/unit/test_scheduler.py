@@ -1,0 +1,135 @@
+"""The step scheduler on its own: admission against the cost cap (429 with Retry-After from the measured drain),
+slices that end at a first output or a finished request, deadlines, and abandoned requests leaving at once.
+The engine here is a counter (each request needs `steps` steps and emits one event per step when streaming), so
+every number below is exact; the real engines are tested through the handlers."""
+import pytest
+
+from genai_serve.scheduler import Overloaded, Scheduler, Update
+
+
+class CountingEngine:
+    def __init__(self):
+        self.calls: list[list[str]] = []  # the request names stepped in each call
+
+    def total_steps(self, job):
+        return job["steps"]
+
+    def start(self, job):
+        return {"job": job, "done": 0}
+
+    def step(self, states):
+        self.calls.append([s["job"]["name"] for s in states])
+        out = []
+        for s in states:
+            s["done"] += 1
+            events = [{"step": s["done"]}] if s["job"].get("stream") else []
+            out.append(Update(events, {"name": s["job"]["name"]} if s["done"] == s["job"]["steps"] else None))
+        return out
+
+
+class Clock:
+    def __init__(self, engine, per_step=0.01):
+        self.now, self.engine, self.per_step, self.seen = 0.0, engine, per_step, 0
+
+    def __call__(self):  # time advances by per_step for every step the engine has run
+        self.now += (len(self.engine.calls) - self.seen) * self.per_step
+        self.seen = len(self.engine.calls)
+        return self.now
+
+
+def make(max_cost=100, slice_s=0.05):
+    engine = CountingEngine()
+    seen = []
+    sched = Scheduler(engine, max_cost, slice_s, cost_unit="image-steps", clock=Clock(engine),
+                      observe=lambda name, value: seen.append((name, value)))
+    return sched, engine, seen
+
+
+def job(name, steps, stream=False):
+    return {"name": name, "steps": steps, "stream": stream}
+
+
+def test_a_slice_steps_everyone_together_until_its_time_is_up():
+    sched, engine, _ = make()
+    sched.admit("a", job("a", 20), 20)
+    sched.admit("b", job("b", 20), 20)
+    assert sched.run_slice() == 5  # 5 steps of 10 ms fill the 50 ms slice
+    assert engine.calls == [["a", "b"]] * 5
+
+
+def test_a_finished_request_ends_the_slice_and_leaves_at_once():
+    sched, engine, _ = make()
+    sched.admit("big", job("big", 100), 50)
+    sched.admit("small", job("small", 2), 2)
+    assert sched.run_slice() == 2
+    reply = sched.take("small")
+    assert reply.done and reply.final == {"name": "small"} and "small" not in sched
+    sched.run_slice()
+    assert engine.calls[-1] == ["big"]
+
+
+def test_a_first_output_ends_the_slice_so_it_is_sent_at_once():
+    sched, _, seen = make()
+    sched.admit("s", job("s", 10, stream=True), 10)
+    assert sched.run_slice() == 1 and sched.take("s").events == [{"step": 1}]
+    assert [n for n, _ in seen].count("time_to_first_output_s") == 1
+    assert sched.run_slice() == 5 and len(sched.take("s").events) == 5  # later events go out per slice
+
+
+def test_a_request_joins_a_running_loop_at_the_next_slice():
+    sched, engine, _ = make()
+    sched.admit("big", job("big", 100), 50)
+    sched.run_slice()
+    sched.admit("late", job("late", 3), 3)
+    sched.run_slice()
+    assert engine.calls[5:8] == [["big", "late"]] * 3 and sched.take("late").done
+
+
+def test_requests_the_server_no_longer_sends_are_dropped_before_the_next_step():
+    sched, engine, seen = make()
+    sched.admit("gone", job("gone", 100), 50)
+    sched.admit("kept", job("kept", 100), 50)
+    sched.run_slice()
+    assert sched.keep_only({"kept"}) == ["gone"]
+    sched.run_slice()
+    assert engine.calls[-1] == ["kept"] and ("dropped", 1) in seen
+
+
+def test_over_the_cost_cap_is_refused_with_a_retry_after_from_the_measured_drain():
+    sched, _, seen = make(max_cost=100)
+    sched.admit("a", job("a", 100), 80)
+    with pytest.raises(Overloaded) as first:
+        sched.admit("b", job("b", 10), 30)
+    assert first.value.retry_after_s == 1  # nothing measured yet
+    sched.run_slice()  # 5 of 100 steps: 4 of 80 units drained in 50 ms -> 80 units/s
+    assert sched.held_cost() == pytest.approx(76)
+    with pytest.raises(Overloaded) as later:
+        sched.admit("b", job("b", 10), 100)  # 76 + 100 - 100 = 76 units over: ~1 s at 80/s
+    assert later.value.retry_after_s == 1 and "76 of its 100 image-steps" in later.value.message
+    with pytest.raises(Overloaded) as much:
+        sched.admit("c", job("c", 10), 99)
+    assert much.value.retry_after_s >= 1
+    sched.admit("d", job("d", 10), 24)  # what fits is admitted
+    assert ("cost_refused", 100) in seen and ("cost_admitted", 24) in seen
+
+
+def test_a_request_past_its_deadline_stops_with_a_408_naming_timeout_s():
+    sched, engine, _ = make()
+    sched.admit("slow", job("slow", 100), 50, timeout_s=0.095)
+    sched.admit("other", job("other", 100), 50)
+    for _ in range(3):
+        sched.run_slice()
+    reply = sched.take("slow")
+    assert reply.done and reply.error.status == 408 and reply.error.field == "timeout_s"
+    assert "after 10 of 100 steps" in reply.error.message
+    sched.run_slice()
+    assert engine.calls[-1] == ["other"]  # it costs nothing after that
+
+
+def test_a_failing_step_ends_every_running_request_with_the_error():
+    from genai_serve.errors import InputError
+
+    sched, _, _ = make()
+    sched.admit("a", job("a", 10), 10)
+    sched.fail_all(InputError("internal error", None, 500))
+    assert sched.take("a").error.status == 500 and len(sched) == 0
