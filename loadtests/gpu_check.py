@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from genai_serve.registry import REPO_ROOT, ModelSpec, Paths, load_registry, select
-from loadtests.in_process import build_handler, call_handler, layout
+from loadtests.inprocess import build_handler, call_handler, layout
 from loadtests.report import replace_section
 
 DOCS = REPO_ROOT / "docs"

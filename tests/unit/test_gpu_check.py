@@ -10,7 +10,7 @@ import torch
 
 from genai_serve.registry import Paths, load_registry
 from loadtests import gpu_check
-from loadtests.in_process import call_handler
+from loadtests.inprocess import call_handler
 
 pytestmark = pytest.mark.skipif(torch.cuda.is_available() or "CUDAExecutionProvider" in ort.get_available_providers(),
                                 reason="covers the CPU fallback; on a GPU machine run `make gpu-check` itself")
