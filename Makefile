@@ -16,7 +16,7 @@ DEVICE      ?=
 ARGS        ?=
 TRAIN_ARGS  := $(if $(DATA_DIR),--data-dir $(DATA_DIR)) $(if $(DOWNLOAD),--download)
 
-.PHONY: help setup check-java train export archive serve stop status smoke test test-unit test-e2e clean distclean all curl-examples loadtest bench bench-batching bench-samplers bench-gpt2 bench-gpt2-served bench-serving bench-iterative gallery reliability soak lint-docker validate-k8s kserve-bundle ctl models promote rollback
+.PHONY: help setup check-java train export archive serve stop status smoke test test-unit test-e2e clean distclean all curl-examples loadtest bench bench-batching bench-samplers bench-gpt2 bench-gpt2-served bench-serving bench-iterative gallery gpu-check reliability soak lint-docker validate-k8s kserve-bundle ctl models promote rollback
 
 help: ## list targets
 	@grep -E '^[a-zA-Z%_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -104,6 +104,9 @@ bench-iterative: setup ## continuous batching of gpt2_qa/diffusion/ebm: small-be
 	$(PY) -m loadtests.bench_iterative
 
 bench: bench-samplers bench-gpt2 bench-gpt2-served bench-serving bench-iterative ## every benchmark (after `make all`; each starts its own server)
+
+gpu-check: setup ## every model built in-process with gpu_id 0: device used (and why), valid output, same seed alone = batched, ms vs CPU (MODEL=cnn, ARGS="--write" on a GPU machine writes docs/BENCHMARKS.md)
+	$(PY) -m loadtests.gpu_check $(MODEL) $(ARGS)
 
 reliability: setup ## hostile input, worker kills and a 10-minute soak against `make serve` -> docs/RELIABILITY.md
 	$(PY) -m genai_serve.reliability.run --soak-seconds $(or $(SOAK_SECONDS),600)

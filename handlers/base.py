@@ -25,7 +25,7 @@ from ts.handler_utils.utils import send_intermediate_predict_response
 
 from genai_serve.envelope import Decoded, decode_request
 from genai_serve.errors import InputError
-from genai_serve.runtime import thread_budget
+from genai_serve.runtime import recording_devices, thread_budget, worker_device
 from genai_serve.schema import build_request_model, validate
 
 log = logging.getLogger(__name__)
@@ -62,9 +62,13 @@ class BaseHandler:
         card = self.model_dir / "model_card.json"
         self.card = json.loads(card.read_text()) if card.exists() else {}
         self.threads = thread_budget(self.config)
-        self.load()
+        with recording_devices() as devices:  # every session / torch device load() makes says where it runs
+            self.load()
+        device_type = (getattr(context, "model_yaml_config", None) or {}).get("deviceType")
+        self.device_report = worker_device(devices, self.gpu_id, device_type)
         self.initialized = True
-        log.info("%s %s loaded with %d thread(s)", self.model_name, self.version, self.threads)
+        log.log(logging.WARNING if self.device_report.warning else logging.INFO, "%s %s loaded with %d thread(s) on %s",
+                self.model_name, self.version, self.threads, self.device_report.summary())
 
     def load(self) -> None:
         """Load the artifacts from self.model_dir (called once per worker)."""
@@ -89,6 +93,7 @@ class BaseHandler:
             # Where the shared code was imported from: inside the unpacked archive, never the repo checkout.
             "code_dir": str(Path(genai_serve.__file__).resolve().parent),
             "threads": self.threads,
+            "device": self.device_report.as_dict(),  # where the network runs and why (runtime.worker_device)
         }
 
     # -- TorchServe entry point -------------------------------------------------------------------

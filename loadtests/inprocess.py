@@ -1,5 +1,8 @@
 """Call a handler in-process the way TorchServe 0.12 calls it, for tests, benchmarks and `make gpu-check`.
 
+`layout` lays a model directory out as a worker sees it (the .mar unpacked, or artifacts/ plus the model card and
+model-config archiving would write) and `build_handler` initialises the registry's handler class on it.
+
 `LocalContext` is the part of ts.context.Context a handler touches. `Frontend` plays the frontend's side of
 continuous batching (wlm/ContinuousBatching.java + job/RestJob.java) in miniature: each `step()` is one handle()
 call carrying the running requests (headers only, no body) plus new ones up to `batch_size`; a reply whose
@@ -10,10 +13,17 @@ connection: the request is not sent again, as TorchServe drops a job whose chann
 """
 from __future__ import annotations
 
+import importlib
 import itertools
 import json
+import shutil
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import yaml
+
+from genai_serve.registry import ModelSpec, Paths, load_registry
 
 
 class LocalMetrics:
@@ -159,3 +169,61 @@ class Frontend:
         rids = [self.submit(b, headers) for b in bodies]
         self.run()
         return [self.responses[rid] for rid in rids]
+
+
+def call_handler(handler, bodies: list[dict]) -> list[tuple[int, dict]]:
+    """Send `bodies` together (JSON bodies arrive decoded, as TorchServe hands them over) and run them to the end;
+    one (HTTP status, parsed JSON body) per request, in order."""
+    return [(r.status, r.json()) for r in Frontend(handler, handler.context).ask(bodies)]
+
+
+# -- model directories ---------------------------------------------------------------------------------------
+@dataclass
+class Layout:
+    model_dir: Path
+    config: dict  # model-config.yaml as TorchServe reads it (deviceType, batching, the handler section)
+    source: str  # where the files came from: the .mar, or artifacts/ when nothing is archived
+
+
+def layout(spec: ModelSpec, version: str, paths: Paths, dest: Path, prefer_mar: bool = True) -> Layout:
+    """The model directory for `spec` `version` under `dest`: the .mar unpacked when there is one (and
+    `prefer_mar`), else the artifacts with the model card and model-config that archiving would write."""
+    dest.mkdir(parents=True, exist_ok=True)
+    mar = paths.model_store / spec.mar_file(version)
+    if prefer_mar and mar.exists():
+        with zipfile.ZipFile(mar) as archive:
+            archive.extractall(dest)
+        manifest = json.loads((dest / "MAR-INF" / "MANIFEST.json").read_text())
+        config_file = manifest["model"].get("configFile")
+        config = yaml.safe_load((dest / config_file).read_text()) if config_file else {}
+        return Layout(dest, config or {}, str(mar))
+    from export.archive import model_card, model_config_yaml, verified_export
+
+    registry = {**load_registry(), spec.name: spec}
+    art_version = spec.artifact_version(version)
+    info = verified_export(spec, paths, art_version)  # refuses a missing or unverified export, naming the fix
+    art_dir = paths.artifact_dir(spec.name, art_version)
+    for name in spec.artifacts:  # a file, or a directory (a spaCy pipeline, a tokenizer)
+        src = art_dir / name
+        (shutil.copytree if src.is_dir() else shutil.copy2)(src, dest / name)
+    (dest / "model_card.json").write_text(json.dumps(model_card(spec, version, info, paths)))
+    config = yaml.safe_load(yaml.safe_dump(model_config_yaml(spec, registry)))  # as TorchServe reads it back
+    return Layout(dest, config, str(art_dir))
+
+
+def handler_class(spec: ModelSpec):
+    """The one class the registry's handler file defines (TorchServe's rule: ts/model_loader.py loads a handler
+    module by its single class), imported from this checkout."""
+    module = importlib.import_module(spec.handler.removesuffix(".py").replace("/", "."))
+    classes = [c for c in vars(module).values() if isinstance(c, type) and c.__module__ == module.__name__]
+    if len(classes) != 1:
+        raise RuntimeError(f"{spec.handler} defines {classes}: a handler file must define exactly one class")
+    return classes[0]
+
+
+def build_handler(spec: ModelSpec, version: str, where: Layout, gpu_id: int | None = None):
+    """An initialised handler; its LocalContext is `handler.context` (what call_handler and Frontend use)."""
+    handler = handler_class(spec)()
+    handler.context = LocalContext(where.model_dir, spec.name, version, where.config, gpu_id)
+    handler.initialize(handler.context)
+    return handler

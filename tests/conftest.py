@@ -55,34 +55,14 @@ def random_exports(tmp_path_factory) -> Paths:
 
 
 def make_handler(model: str, paths: Paths, tmp_path: Path, version: str = "1.0", spec=None):
-    """Lay out a model dir as TorchServe unpacks a .mar (artifacts + model_card.json) and initialise the handler.
-    `spec` replaces the registry's entry (a benchmark's own version)."""
-    import importlib
+    """Lay out a model dir as TorchServe unpacks a .mar (artifacts + model_card.json + model-config) and initialise
+    the handler (loadtests/inprocess.py). `spec` replaces the registry's entry (a benchmark's own version)."""
+    from loadtests.inprocess import build_handler, layout
 
-    from export.archive import model_card, model_config_yaml
-
-    registry = load_registry()
-    spec = spec or registry[model]
-    model_dir = tmp_path / f"{model}-{version}-model-dir"
-    model_dir.mkdir()
-    art_dir = paths.artifact_dir(model, spec.artifact_version(version))  # per-version exports (gpt2_qa)
-    for name in spec.artifacts:  # a file, or a directory (a spaCy pipeline)
-        src = art_dir / name
-        (shutil.copytree if src.is_dir() else shutil.copy2)(src, model_dir / name)
-    info = json.loads((art_dir / "export.json").read_text())
-    (model_dir / "model_card.json").write_text(json.dumps(model_card(spec, version, info, paths)))
-    config = yaml.safe_load(yaml.safe_dump(model_config_yaml(spec, registry)))  # as TorchServe reads it back
-    module = importlib.import_module(spec.handler.removesuffix(".py").replace("/", "."))
-    # TorchServe's own rule (ts/model_loader.py): a handler module must define exactly one class.
-    from ts.utils.util import list_classes_from_module
-
-    classes = list_classes_from_module(module)
-    assert len(classes) == 1, f"{spec.handler} defines {classes}: TorchServe needs exactly one class"
-    handler_cls = classes[0]
-    handler = handler_cls()
-    context = FakeContext(model_dir, model, version=version, model_yaml_config=config)
-    handler.initialize(context)
-    return handler, context
+    spec = spec or load_registry()[model]
+    where = layout(spec, version, paths, tmp_path / f"{model}-{version}-model-dir", prefer_mar=False)
+    handler = build_handler(spec, version, where)
+    return handler, handler.context
 
 
 @pytest.fixture

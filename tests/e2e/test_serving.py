@@ -116,6 +116,8 @@ def test_customized_describe_returns_the_model_card_and_code_from_the_archive(se
     assert meta["model_card"]["name"] == "cnn" and meta["model_card"]["parity"]["passed"] is True
     assert "test_accuracy" in meta["model_card"]["metrics"]
     assert not meta["code_dir"].startswith(str(REPO_ROOT)), "workers must run the archived code, not the checkout"
+    # Where the worker's network runs and why (genai_serve/runtime.py worker_device), whatever the machine.
+    assert meta["device"]["runtime"] == "onnxruntime" and meta["device"]["reason"]
 
 
 def test_scale_workers_up_and_down(served):

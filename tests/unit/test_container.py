@@ -147,7 +147,10 @@ def test_torch_device_falls_back_to_cpu(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert torch_device(0).type == "cpu"  # TorchServe assigned a GPU, but CUDA is not usable here
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda index: f"GPU {index}")
     assert str(torch_device("1")) == "cuda:1"  # TorchServe passes gpu_id as given in the properties
+    assert torch_device(2).type == "cpu"  # a gpu_id past the GPUs torch sees: the CPU, with the reason recorded
 
 
 def test_onnx_session_with_a_gpu_id_falls_back_to_cpu(tmp_path):
