@@ -2,12 +2,9 @@
 small ONNX models exported from randomly initialised networks through the real export path."""
 from __future__ import annotations
 
-import json
-import shutil
 from pathlib import Path
 
 import pytest
-import yaml
 
 from genai_serve.checkpoint import save_checkpoint
 from genai_serve.registry import Paths, load_registry
