@@ -95,6 +95,17 @@ def list_models(server: Server, say: Say) -> None:
 def describe(server: Server, name: str, version: str | None, say: Say) -> None:
     require_registered(server, name, version)
     path = f"/models/{name}" + (f"/{version}" if version else "")
+    spec = load_registry().get(name)
+    if spec is not None and spec.continuous:
+        # TorchServe 0.12 loops forever on a customized describe of a continuous-batching model (and every later
+        # request of it waits): describe it plainly and take the card from its archive.
+        out = server.manage("GET", path, f"describe {name}").json()
+        for entry in out:
+            entry["customizedMetadata"] = {"model_card": spec.archived_card(server.store, entry["modelVersion"]),
+                                           "note": "model card read from the archive: a customized describe is "
+                                                   "not sent to continuous-batching models (TorchServe 0.12 bug)"}
+        say(json.dumps(out, indent=2))
+        return
     out = server.manage("GET", path, f"describe {name}", params={"customized": "true"}).json()
     for entry in out:
         meta = entry.get("customizedMetadata")

@@ -26,10 +26,10 @@ def fetch(server: Server, name: str, params: dict) -> tuple[bytes, dict]:
 
 
 def card_summary(server: Server, name: str) -> str:
-    """What the served model saw in training, from its model card (customized describe)."""
-    r = server.call("GET", "management", f"/models/{name}", params={"customized": "true"})
-    meta = r.json()[0].get("customizedMetadata") or "{}"
-    card = (json.loads(meta) if isinstance(meta, str) else meta).get("model_card", {})
+    """What the served model saw in training, from the model card in its served default's archive (not from a
+    customized describe, which TorchServe 0.12 cannot answer for continuous-batching models)."""
+    spec = load_registry()[name]
+    card = spec.archived_card(server.store, server.default_version(name) or spec.default_version)
     data = (card.get("data") or {}).get("train", card.get("data") or {})
     return f"version {card.get('version')}; trained on {data.get('source', 'unknown data')}"
 

@@ -80,6 +80,21 @@ class ModelSpec:
             raise SystemExit(f"{self.name}: each version is its own export; version must be one of {self.versions}")
         return version
 
+    @property
+    def continuous(self) -> bool:
+        """Served with TorchServe's continuous batching. Never send such a model a customized describe
+        (`?customized=true`): TorchServe 0.12 re-queues that job forever (docs/DESIGN-NOTES.md); read the model card
+        from the archive instead (archived_card)."""
+        return bool(self.model_config.get("continuousBatching"))
+
+    def archived_card(self, store: Path, version: str) -> dict:
+        """model_card.json from this model's .mar in `store` (what a customized describe returns as model_card)."""
+        import json
+        import zipfile
+
+        with zipfile.ZipFile(store / self.mar_file(version)) as mar:
+            return json.loads(mar.read("model_card.json"))
+
     def mar_file(self, version: str) -> str:
         # TorchServe names an archive after the model; versions share a store, so the file carries both.
         return f"{self.name}-{version}.mar"
