@@ -129,6 +129,10 @@ class Scheduler:
     def __len__(self) -> int:
         return len(self.entries)
 
+    def busy(self) -> bool:
+        """Some admitted request is not done yet."""
+        return any(not e.done for e in self.entries.values())
+
     def held_cost(self) -> float:
         return sum(e.remaining_cost for e in self.entries.values() if not e.done)
 
@@ -246,6 +250,14 @@ class Scheduler:
         return expired
 
     # -- results --------------------------------------------------------------------------------------
+    def take_events(self, rid: str) -> Reply | None:
+        """A running request's pending events without finishing it (static batching streams them mid-call)."""
+        entry = self.entries.get(rid)
+        if entry is None or entry.done or not entry.outbox:
+            return None
+        events, entry.outbox = entry.outbox, []
+        return Reply(entry.job, events, None, None, False)
+
     def take(self, rid: str) -> Reply:
         """What request `rid` has to send now; a done request leaves the scheduler."""
         entry = self.entries[rid]

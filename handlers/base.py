@@ -8,9 +8,8 @@ Per batch (TorchServe hands `handle` a list with one entry per request):
 A bug in `infer` answers 500 for the requests of that batch, a bug while parsing one request a 500 for that
 request alone; the worker stays up and TorchServe never sees an exception (which would fail the batch with 503).
 
-Long requests may stream: during `infer`, `send_partial(i, body)` sends one NDJSON line to the i-th valid
-request at once (TorchServe's intermediate response, HTTP chunked); returning `StreamFinal(body)` for it ends
-the stream with a last NDJSON line. Every response carries `X-Batch-Size`: how many requests shared its batch.
+Every response carries `X-Batch-Size`: how many requests shared its batch. The iterative models (loops that
+stream, join and leave per step) use its continuous-batching form, handlers/iterative.py.
 """
 from __future__ import annotations
 
@@ -21,8 +20,6 @@ import time
 from http import HTTPStatus
 from pathlib import Path
 
-from ts.handler_utils.utils import send_intermediate_predict_response
-
 from genai_serve.envelope import Decoded, decode_request
 from genai_serve.errors import InputError
 from genai_serve.runtime import recording_devices, thread_budget, worker_device
@@ -31,10 +28,6 @@ from genai_serve.schema import build_request_model, validate
 log = logging.getLogger(__name__)
 
 NDJSON = "application/x-ndjson"
-
-
-class StreamFinal(dict):
-    """The last line of a streamed response (a dict like any other output, sent as NDJSON)."""
 
 
 def seed_or_fresh(seed: int | None) -> int:
@@ -103,7 +96,6 @@ class BaseHandler:
         started = time.perf_counter()
         responses: list = [None] * len(data)
         items, slots = [], []
-        self._context, self._slots = context, slots  # for send_partial during infer
         for i, request in enumerate(data):
             try:
                 decoded = decode_request(request, self.binary_fields)
@@ -130,22 +122,11 @@ class BaseHandler:
         self._metrics(context, started, len(data), len(items))
         return responses
 
-    def send_partial(self, item: int, body: dict) -> None:
-        """Send one NDJSON line now to the `item`-th valid request of the batch being inferred."""
-        idx = self._slots[item]
-        self._context.set_response_status(200, "OK", idx)
-        self._context.set_response_content_type(idx, NDJSON)
-        request_id = self._context.request_ids[idx]
-        send_intermediate_predict_response({idx: json.dumps(body) + "\n"}, {idx: request_id}, "Intermediate response",
-                                           200, self._context)
-
     def _reply_output(self, context, idx: int, out):
         if isinstance(out, InputError):
             return self._reply(context, idx, out.to_body(), out.status, out.message)
         if out is None:
             return self._reply(context, idx, {"error": "internal error", "field": None}, 500, "internal error")
-        if isinstance(out, StreamFinal):
-            return self._reply(context, idx, dict(out), 200, "OK", NDJSON)
         return self._reply(context, idx, out, 200, "OK")
 
     @staticmethod

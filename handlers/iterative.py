@@ -90,7 +90,7 @@ class IterativeHandler(BaseHandler):
         self.streaming &= set(rids)
         new, refused = self._admit(data, rids)  # 2. new requests join, or get their 4xx now
         self._run_slice()  # 3. everyone steps together
-        while not self.continuous and any(not e.done for e in self.scheduler.entries.values()):
+        while not self.continuous and self.scheduler.busy():
             self._send_static_events(rids, refused)  # static batching: the whole loop in this call
             self._run_slice()
         responses, last = [], []
@@ -120,14 +120,13 @@ class IterativeHandler(BaseHandler):
     def _send_static_events(self, rids: list[str], refused: dict) -> None:
         """Static batching: stream a slice's events as TorchServe's intermediate responses (HTTP chunks)."""
         for i, rid in enumerate(rids):
-            entry = self.scheduler.entries.get(rid)
-            if i in refused or entry is None or not entry.outbox or entry.done:
+            reply = None if i in refused else self.scheduler.take_events(rid)
+            if reply is None:
                 continue
-            events, entry.outbox = entry.outbox, []
             self._context.set_response_status(200, "OK", i)
-            self._context.set_response_content_type(i, self.content_type(entry.job))
+            self._context.set_response_content_type(i, self.content_type(reply.job))
             self.streaming.add(rid)
-            chunk = self.render(Reply(entry.job, events, None, None, False), stream_started=True)
+            chunk = self.render(reply, stream_started=True)
             send_intermediate_predict_response({i: chunk}, {i: rid}, "Intermediate response", 200, self._context)
 
     def _admit(self, data: list, rids: list[str]) -> tuple[int, dict[int, str]]:

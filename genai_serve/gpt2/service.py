@@ -131,20 +131,3 @@ def response(job: Job, rows: list[Row], tokenizer, model_version: str, fine_tune
 
 def row_text(row: Row, tokenizer) -> str:
     return row.text if row.text is not None else tokenizer.decode(row.tokens)
-
-
-class StreamText:
-    """Turns one row's growing token list into text deltas (a token may end inside a UTF-8 character:
-    byte-level BPE; the delta waits until the character is complete)."""
-
-    def __init__(self, tokenizer):
-        self.tokenizer = tokenizer
-        self.sent = 0
-
-    def delta(self, tokens: list[int], final: bool = False) -> str:
-        """Text added since the last call; `final` flushes a held incomplete character as it is."""
-        text = self.tokenizer.decode(tokens)
-        if text.endswith("\ufffd") and not final:
-            return ""
-        out, self.sent = text[self.sent:], len(text)
-        return out
