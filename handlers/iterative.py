@@ -73,15 +73,10 @@ class IterativeHandler(BaseHandler):
     def timeout_s(self, params) -> float | None:
         return getattr(params, "timeout_s", None)
 
-    def describe(self) -> dict:
-        return {**super().describe(), "scheduler": {
-            "running": len(self.scheduler), "held_cost": round(self.scheduler.held_cost(), 1),
-            "max_cost": self.scheduler.max_cost, "cost": self.cost_factors, "cost_unit": self.scheduler.cost_unit,
-            "slice_ms": self.scheduler.slice_s * 1000.0, "step_rows": self.scheduler.step_rows}}
-
     # -- TorchServe entry point: one call = one slice ------------------------------------------------
     def handle(self, data: list, context) -> list:
-        if _is_describe(context):
+        if _is_describe(context):  # never sent by our tools: TorchServe 0.12 re-queues it forever in this mode
+            context.stopping_criteria = None
             return [json.dumps(self.describe())]
         started = time.perf_counter()
         self._context = context

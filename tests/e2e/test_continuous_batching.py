@@ -99,3 +99,22 @@ def test_timeout_s_reaches_the_client(served):
     assert r.status_code == 200  # the status line went out with the first slice
     body = r.json()
     assert body["status"] == 408 and body["field"] == "timeout_s" and "deadline" in body["error"]
+
+
+def test_ctl_describe_of_an_iterative_model_reads_its_card_and_leaves_the_model_serving(served):
+    """A customized describe would stall a continuous-batching model for good (TorchServe 0.12): ctl describes
+    it plainly, takes the card from the archive, and the model keeps answering."""
+    import subprocess
+    import sys
+
+    from genai_serve.registry import REPO_ROOT
+
+    out = subprocess.run([sys.executable, "-m", "genai_serve.ctl", "--workdir", str(served.server.workdir),
+                          "describe", "diffusion"],
+                         capture_output=True, text=True, timeout=60, cwd=REPO_ROOT)
+    assert out.returncode == 0, out.stderr
+    [entry] = json.loads(out.stdout)
+    assert entry["customizedMetadata"]["model_card"]["name"] == "diffusion"
+    r = served.server.call("POST", "inference", "/predictions/diffusion", json={"num_samples": 1, "diffusion_steps": 2},
+                           timeout=60)
+    assert r.status_code == 200
