@@ -101,7 +101,8 @@ class IterativeHandler(BaseHandler):
             context.stopping_criteria = [(lambda _out, stop=stop: stop) for stop in last]
         else:  # static: TorchServe ends a response that had intermediate chunks with this last reply
             self.streaming.clear()
-        self._metrics(context, started, new, new - len(refused))
+        if new:  # HandlerRequests counts requests received: a call that only continues running ones adds none
+            self._metrics(context, started, new, new - len(refused))
         self._flush_observations(context)
         return responses
 

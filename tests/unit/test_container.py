@@ -169,14 +169,17 @@ def test_onnx_session_with_a_gpu_id_falls_back_to_cpu(tmp_path):
 def test_ebm_handler_with_a_gpu_id_runs_on_cpu_with_the_same_output(handler_factory, monkeypatch):
     import torch
 
+    from tests.conftest import ask
+
     cpu_handler, ctx = handler_factory("ebm")
-    request = [{"body": {"num_samples": 2, "steps": 3, "seed": 5}}]
-    expected = cpu_handler.handle(request, ctx)
+    request = {"num_samples": 2, "steps": 3, "seed": 5}
+    [expected] = ask(cpu_handler, ctx, [request])
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    cpu_handler.gpu_id = 0  # as if TorchServe had assigned GPU 0 on a machine without CUDA
-    cpu_handler.load()
-    assert cpu_handler.device.type == "cpu"
-    assert cpu_handler.handle(request, ctx) == expected
+    ctx.system_properties["gpu_id"] = 0  # as if TorchServe had assigned GPU 0 on a machine without CUDA
+    cpu_handler.initialize(ctx)
+    assert cpu_handler.engine.device.type == "cpu"
+    [again] = ask(cpu_handler, ctx, [request])
+    assert again.json() == expected.json()
 
 
 def test_archive_writes_device_type_for_the_gpu_image():
