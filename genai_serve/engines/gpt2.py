@@ -61,6 +61,9 @@ class Gpt2Engine:
         for k, row in enumerate(state.rows):
             if state.done[k]:
                 continue
+            if not (state.job.stop or state.job.stream):  # nothing to check or send: no decoding on the hot path
+                state.done[k] = row.finished
+                continue
             text = self.tokenizer.decode(row.tokens)
             cut = _first_stop(text, state.job.stop)
             if cut is not None:  # a stop sequence: the text ends before it, the row is finished
