@@ -272,7 +272,7 @@ def _pct(values: list[float], p: int) -> float:
 
 def gpt2(rounds: int, threads: int, think_s: float) -> str:
     from loadtests.bench_gpt2_served import build
-    from tests.conftest import make_handler
+    from loadtests.inprocess import build_handler, layout
 
     results = {}
     with tempfile.TemporaryDirectory(prefix="bench-iterative-gpt2-") as tmp:
@@ -280,7 +280,8 @@ def gpt2(rounds: int, threads: int, think_s: float) -> str:
         stores = variant_stores(spec, "bench", paths, Path(tmp) / "stores")
         os.environ["GENAI_THREADS_PER_WORKER"] = str(threads)
         try:
-            handler, context = make_handler("gpt2_qa", paths, Path(tmp), "bench", spec=spec)
+            handler = build_handler(spec, "bench", layout(spec, "bench", paths, Path(tmp) / "handler", prefer_mar=False))
+            context = handler.context
         finally:
             os.environ.pop("GENAI_THREADS_PER_WORKER", None)
         for clients in (1, 8):

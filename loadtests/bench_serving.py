@@ -94,11 +94,13 @@ def sample_request(spec) -> dict:
 
 def raw_rates(model: str, batch: int, seconds: float = 4.0) -> dict:
     """In-process requests/s at `batch` requests per call: the session alone and the whole handler."""
-    from tests.conftest import make_handler
+    from loadtests.inprocess import build_handler, layout
 
     spec = load_registry()[model]
     with tempfile.TemporaryDirectory() as tmp:
-        handler, ctx = make_handler(model, Paths(), Path(tmp), spec.default_version)
+        version = spec.default_version
+        handler = build_handler(spec, version, layout(spec, version, Paths(), Path(tmp), prefer_mar=False))
+        ctx = handler.context
         requests_ = [sample_request(spec) for _ in range(batch)]
         whole = lambda: handler.handle(requests_, ctx)  # noqa: E731
         # The session input of one real batch, captured on its way in, is what the session alone is timed on.

@@ -65,3 +65,20 @@ def make_handler(model: str, paths: Paths, tmp_path: Path, version: str = "1.0",
 @pytest.fixture
 def handler_factory(random_exports, tmp_path):
     return lambda model: make_handler(model, random_exports, tmp_path)
+
+
+@pytest.fixture
+def relu_onnx(tmp_path):
+    """A one-node ONNX graph (y = relu(x)), for session and device tests."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 2])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 2])])
+    path = tmp_path / "relu.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    return path
+
+
+# -- ONNX Runtime ---------------------------------------------------------------------------------------------------

@@ -153,16 +153,8 @@ def test_torch_device_falls_back_to_cpu(monkeypatch):
     assert torch_device(2).type == "cpu"  # a gpu_id past the GPUs torch sees: the CPU, with the reason recorded
 
 
-def test_onnx_session_with_a_gpu_id_falls_back_to_cpu(tmp_path):
-    import onnx
-    from onnx import TensorProto, helper
-
-    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g",
-                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 2])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 2])])
-    path = tmp_path / "relu.onnx"
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
-    session = make_session(path, threads=1, gpu_id=0)  # onnxruntime (CPU build) has no CUDA provider
+def test_onnx_session_with_a_gpu_id_falls_back_to_cpu(relu_onnx):
+    session = make_session(relu_onnx, threads=1, gpu_id=0)  # onnxruntime (CPU build) has no CUDA provider
     assert session.get_providers() == ["CPUExecutionProvider"]
 
 

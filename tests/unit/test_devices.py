@@ -22,20 +22,6 @@ RUNTIME_OF_EXPORT_KIND = {"onnx": "onnxruntime", "lstm_step": "onnxruntime", "gp
                           "torch_state": "torch", "bigram_table": "none", "spacy_vectors": "none"}
 
 
-@pytest.fixture
-def relu_onnx(tmp_path):
-    import onnx
-    from onnx import TensorProto, helper
-
-    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g",
-                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 2])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 2])])
-    path = tmp_path / "relu.onnx"
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
-    return path
-
-
-# -- ONNX Runtime ---------------------------------------------------------------------------------------------------
 def test_session_without_a_gpu_id_is_on_the_cpu_and_recorded(relu_onnx):
     with recording_devices() as reports:
         session = make_session(relu_onnx, threads=1)
