@@ -1,12 +1,12 @@
 """gpt2_qa's template, rewards and scores, the SFT encoding (what is masked out of the loss) and the bundled
 SQuAD-format set."""
-import json
+import re
 
 import pytest
 
 from genai_serve.gpt2.template import (PREFIX, SUFFIX, enforce, exact_match, extract_answer, f1, format_ok,
                                        format_reward, prompt, qa_reward, target)
-from training.gpt2_data import SQUAD_MINI, load_examples
+from training.gpt2_data import load_examples
 from training.train_gpt2_sft import IGNORE, Collator, encode
 from tests.unit.gpt2.conftest import tiny_model
 
@@ -81,20 +81,30 @@ def test_a_long_prompt_is_cut_from_the_start_so_the_target_survives():
     assert tok.decode([t for t in row["labels"] if t != IGNORE][:-1]) == target("Thornmoor")
 
 
-def test_bundled_squad_set_is_squad_format_with_a_held_out_split_and_spans_in_context():
-    train, src = load_examples(None, "train")
-    dev, _ = load_examples(None, "dev")
-    assert len(train) >= 300 and len(dev) >= 60 and src["examples"] == len(train)
-    assert not {e["context"] for e in train} & {e["context"] for e in dev}
-    doc = json.loads((SQUAD_MINI / "dev.json").read_text())
-    for article in doc["data"]:
-        for para in article["paragraphs"]:
-            for qa in para["qas"]:
-                a = qa["answers"][0]
-                assert para["context"][a["answer_start"]:a["answer_start"] + len(a["text"])] == a["text"]
+def test_generated_squad_set_is_squad_format_with_spans_in_context_and_held_out_names_never_trained_on():
+    from training import squad_gen
+
+    docs = squad_gen.build(splits={"train": 400, "dev": 60})
+    rows = {split: [(p["context"], qa) for d in doc["data"] for p in d["paragraphs"] for qa in p["qas"]]
+            for split, doc in docs.items()}
+    assert len(rows["train"]) >= 1000 and len(rows["dev"]) >= 150
+    for context, qa in rows["train"] + rows["dev"]:
+        a = qa["answers"][0]
+        assert context[a["answer_start"]:a["answer_start"] + len(a["text"])] == a["text"]
+    # A held-out answer that is a generated name (capitalised, not a lexicon word) never occurs in training.
+    train_words = {w for c, _ in rows["train"] for w in re.findall(r"[A-Z][a-z]+", c)}
+    names = [qa["answers"][0]["text"] for _, qa in rows["dev"] if qa["answers"][0]["text"][:1].isupper()]
+    assert len(names) >= 30
+    assert all(squad_gen.split_of(n.split()[-1]) == "dev" for n in names)
+    assert not [n for n in names if n.split()[-1] in train_words]
 
 
-def test_the_committed_set_is_what_the_generator_writes():
-    from training.squad_gen import main
+def test_the_default_set_is_generated_once_and_read_like_a_dataset_directory(tmp_path):
+    from training.gpt2_data import generated_dir
 
-    main(["--check"])
+    root = generated_dir(tmp_path / "gen")
+    stamp = (root / "dev.json").stat().st_mtime_ns
+    assert generated_dir(root) == root and (root / "dev.json").stat().st_mtime_ns == stamp  # current: not rewritten
+    dev, src = load_examples(str(root), "dev", 10)
+    assert len(dev) == 10 and src["kind"] == "local SQuAD-format JSON"
+    assert {"id", "question", "context", "answer"} <= dev[0].keys()
