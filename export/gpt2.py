@@ -96,7 +96,8 @@ def export_gpt2_onnx(spec: ModelSpec, ckpt_path: Path, out_dir: Path, version: s
     atomic_write_json(out_dir / "generation.json", {
         "eos_token_id": tok.eos_token_id, "pad_token_id": tok.pad_token_id, "n_positions": config.n_positions,
         "stage": card.get("stage", "base"), "version": version, "prefix": template.PREFIX, "suffix": template.SUFFIX,
-        "held_out": {k: v for k, v in card.get("held_out", {}).items() if k != "samples"},
+        "held_out": {decoding: {k: v for k, v in r.items() if k != "samples"}
+                     for decoding, r in card.get("held_out", {}).items()},
     })
     import optimum.onnx
 

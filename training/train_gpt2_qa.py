@@ -35,7 +35,7 @@ def save(model, tok, out: Path, card: dict) -> None:
 def main(argv=None) -> None:
     from training.gpt2_base import load_pretrained, pretrain_tiny
     from training.gpt2_data import corpus_texts, load_examples
-    from training.gpt2_eval import evaluate
+    from training.gpt2_eval import held_out, table
     from training.train_gpt2_rl import grpo
     from training.train_gpt2_sft import sft
 
@@ -82,24 +82,23 @@ def main(argv=None) -> None:
 
     # 2. SFT -> 1.0
     sft_metrics = sft(model, tok, train, epochs=args.sft_epochs, lr=sft_lr, max_steps=cap, seed=args.seed)
-    eval_sft = evaluate(model, tok, dev)
+    eval_sft = held_out(model, tok, dev)
     out_dir = args.out.parent
     save(model, tok, out_dir / "1.0", {"stage": "sft", "base": base, "training": sft_metrics, "data": data,
                                        "held_out": eval_sft})
-    print(f"== gpt2_qa 1.0 (SFT): {sft_metrics}\n   held-out: { {k: v for k, v in eval_sft.items() if k != 'samples'} }", flush=True)
+    print(f"== gpt2_qa 1.0 (SFT): {sft_metrics}\n   held-out: {table(eval_sft)}", flush=True)
 
     # 3. RL -> 2.0 (from 1.0)
     model, rl_metrics = grpo(out_dir / "1.0", tok, train, steps=min(args.rl_steps, cap or args.rl_steps), lr=args.rl_lr, seed=args.seed)
-    eval_rl = evaluate(model, tok, dev)
+    eval_rl = held_out(model, tok, dev)
     save(model, tok, out_dir / "2.0", {"stage": "rl", "base": base, "from": "1.0", "training": {**sft_metrics, **rl_metrics},
                                        "data": data, "held_out": eval_rl})
-    print(f"== gpt2_qa 2.0 (RL): {rl_metrics}\n   held-out: { {k: v for k, v in eval_rl.items() if k != 'samples'} }", flush=True)
+    print(f"== gpt2_qa 2.0 (RL): {rl_metrics}\n   held-out: {table(eval_rl)}", flush=True)
 
-    table = {v: {k: e[k] for k in ("format_compliance", "exact_match", "f1", "mean_length", "n")}
-             for v, e in (("1.0", eval_sft), ("2.0", eval_rl))}
-    atomic_write_json(args.out, {"versions": STAGES, "held_out": table, "base": base, "data": data,
+    results = {"1.0": table(eval_sft), "2.0": table(eval_rl)}
+    atomic_write_json(args.out, {"versions": STAGES, "held_out": results, "base": base, "data": data,
                                  "seconds": round(time.perf_counter() - started, 1)})
-    print(f"== gpt2_qa held-out (sampled, T=0.8): {table}", flush=True)
+    print(f"== gpt2_qa held-out (greedy and sampled at T=0.8): {results}", flush=True)
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ def gpt2_exports(tmp_path_factory) -> Paths:
         out = record.parent / version
         model.save_pretrained(out)
         tok.save_pretrained(out)
-        (out / "card.json").write_text(json.dumps({"stage": stage, "held_out": {"format_compliance": 0.0},
+        (out / "card.json").write_text(json.dumps({"stage": stage, "held_out": {"greedy": {"format_compliance": 0.0}},
                                                    "data": {"source": "test"}}))
     record.write_text(json.dumps({"versions": {"1.0": "sft", "2.0": "rl"}}))
     export_main(["--base", str(paths.base), "gpt2_qa"])

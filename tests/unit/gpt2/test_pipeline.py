@@ -27,10 +27,12 @@ def test_quick_training_run_writes_both_versions_with_cards_and_the_record_last(
     train_gpt2_qa.main(["--out", str(out), "--max-steps", "2", "--train-limit", "8", "--eval-limit", "4"])
     record = json.loads(out.read_text())
     assert record["versions"] == {"1.0": "sft", "2.0": "rl"}
-    assert set(record["held_out"]) == {"1.0", "2.0"} and record["held_out"]["1.0"]["n"] == 4
+    assert set(record["held_out"]) == {"1.0", "2.0"} and record["held_out"]["1.0"]["greedy"]["n"] == 4
     for version, stage in record["versions"].items():
         card = json.loads((out.parent / version / "card.json").read_text())
-        assert card["stage"] == stage and 0 <= card["held_out"]["format_compliance"] <= 1
+        assert card["stage"] == stage and set(card["held_out"]) == {"greedy", "sampled"}
+        for decoding in card["held_out"].values():
+            assert all(0 <= decoding[k] <= 1 for k in ("exact_match", "f1", "contained", "format_compliance"))
         assert (out.parent / version / "model.safetensors").exists() and (out.parent / version / "tokenizer.json").exists()
     assert json.loads((out.parent / "2.0" / "card.json").read_text())["training"]["rl_algorithm"] == "GRPO (trl)"
     import os
