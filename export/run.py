@@ -60,7 +60,11 @@ def main(argv=None) -> None:
         for info in export_model(spec, paths):
             worst = max(info["parity"]["max_abs_diff"].values())
             where = paths.artifact_dir(spec.name, info.get("version"))
-            tqdm.write(f"{spec.name}: {info['format']} -> {where} (gate max |diff| {worst:.2e})")
+            q = info.get("quality")  # a derived version's gate (gpt2_qa 2.1): agreement and score deltas
+            gate = (f"gate: agreement {q['token_agreement']:.3f} of tokens, {q['sequence_agreement']:.3f} of answers; "
+                    f"EM delta {q['delta']['exact_match']:+.3f}, F1 delta {q['delta']['f1']:+.3f}" if q
+                    else f"gate max |diff| {worst:.2e}")
+            tqdm.write(f"{spec.name}: {info['format']} -> {where} ({gate})")
 
 
 if __name__ == "__main__":

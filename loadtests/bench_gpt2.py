@@ -6,8 +6,10 @@ token as trained ones. A 32-token prompt, 64 new tokens, greedy, every row runs 
   1. transformers' eager `generate` in torch, in-process;
   2. our loop (genai_serve/gpt2/decode.py) over the optimum-onnx export in ONNX Runtime, in-process:
      what the gpt2_qa handler runs for 1.0 and 2.0;
-  3. the same loop over that graph quantized to int8 by export/quantize.py (the function the gpt2_qa 2.1 export
-     uses: ONNX Runtime dynamic quantization), and the ratio int8 / fp32;
+  3. the same loop over that graph quantized to int8 by export/quantize.py with the options models.yaml gives
+     gpt2_qa 2.1 (the function and settings its export uses: ONNX Runtime dynamic quantization), the ratio
+     int8 / fp32, and a row with the LM head's choice flipped (quantized or kept fp32: the one option that
+     trades speed against agreement most);
   4. time to the first token of our loop at batch 1 (the floor under streaming's first-token latency).
 Rounds alternate so machine drift hits every side; medians. `--smoke` runs the same code at a tiny shape
 (2 layers, 32 wide) with one round and writes nothing: a check that it works, not a measurement. Writes the `bench:gpt2` section of
@@ -37,9 +39,24 @@ PROMPT, NEW = 32, 64
 SMOKE = {"shape": {"n_layer": 2, "n_head": 2, "n_embd": 32, "n_positions": 64, "vocab_size": 300}, "prompt": 8, "new": 4}
 
 
+LM_HEAD = "/lm_head/MatMul"  # GPT-2's LM head in optimum's export (export/quantize.py)
+
+
+def int8_variants() -> dict[str, dict]:
+    """{"int8": the quantize options gpt2_qa 2.1 is exported with (models.yaml, minus `from`), "int8_alt": the same
+    with the LM head's choice flipped (quantized <-> left fp32)}: the bench measures what 2.1 ships and the
+    alternative, the head being the largest MatMul of all (768 x 50257 at 124M)."""
+    from genai_serve.registry import load_registry
+
+    shipped = {k: v for k, v in load_registry()["gpt2_qa"].export_for("2.1")["quantize"].items() if k != "from"}
+    exclude = list(shipped.get("exclude", []))
+    flipped = [n for n in exclude if n != LM_HEAD] if LM_HEAD in exclude else exclude + [LM_HEAD]
+    return {"int8": shipped, "int8_alt": {**shipped, "exclude": flipped}}
+
+
 def build(tmp: Path, shape: dict | None = None):
     """The random-weight model (GPT2Config() = the 124M shape unless `shape` overrides it), its fp32 export and
-    that graph quantized to int8."""
+    that graph quantized to int8 by each of int8_variants()."""
     from optimum.exporters.onnx import main_export
     from transformers import GPT2Config, GPT2LMHeadModel
 
@@ -47,17 +64,19 @@ def build(tmp: Path, shape: dict | None = None):
     model = GPT2LMHeadModel(GPT2Config(**(shape or {}))).eval()
     model.save_pretrained(tmp / "hf")
     main_export(str(tmp / "hf"), output=str(tmp / "onnx"), task="text-generation-with-past", device="cpu")
-    int8 = tmp / "model.int8.onnx"
-    quantization = quantize_int8(tmp / "onnx" / "model.onnx", int8)
-    return model, tmp / "onnx" / "model.onnx", int8, quantization
+    graphs, quantization = {"ours": tmp / "onnx" / "model.onnx"}, {}
+    for name, options in int8_variants().items():
+        graphs[name] = tmp / f"model.{name}.onnx"
+        quantization[name] = quantize_int8(graphs["ours"], graphs[name], **options)
+    return model, graphs, quantization
 
 
 def bench(rounds: int, threads: int, shape: dict | None = None, prompt: int = PROMPT, new: int = NEW) -> dict:
     torch.set_num_threads(threads)
     results = {"prompt": prompt, "new": new, "shape": shape}
     with tempfile.TemporaryDirectory(prefix="bench-gpt2-") as tmp:
-        model, onnx, int8, results["quantization"] = build(Path(tmp), shape)
-        decoders = {"ours": OnnxDecoder(make_session(onnx, threads)), "int8": OnnxDecoder(make_session(int8, threads))}
+        model, graphs, results["quantization"] = build(Path(tmp), shape)
+        decoders = {name: OnnxDecoder(make_session(path, threads)) for name, path in graphs.items()}
         vocab = model.config.vocab_size
         prompts = np.random.default_rng(0).integers(0, min(50000, vocab - 1), (8, prompt))
         for bs in (1, 8):
@@ -75,7 +94,7 @@ def bench(rounds: int, threads: int, shape: dict | None = None, prompt: int = PR
                     assert all(len(r.tokens) == new for r in rows)
                 return run
 
-            sides = {"hf": hf, "ours": loop(decoders["ours"]), "int8": loop(decoders["int8"])}
+            sides = {"hf": hf, **{name: loop(decoder) for name, decoder in decoders.items()}}
             times = {name: [] for name in sides}
             for fn in sides.values():  # warm-up
                 fn()
@@ -95,9 +114,14 @@ def bench(rounds: int, threads: int, shape: dict | None = None, prompt: int = PR
     return results
 
 
+def _head(q: dict) -> str:
+    return "LM head in fp32" if LM_HEAD in q["excluded"] else "LM head quantized too"
+
+
 def render(r: dict, rounds: int, threads: int, load: float) -> str:
     prompt, new, q = r["prompt"], r["new"], r["quantization"]
     what = f"SMOKE RUN at a tiny shape {r['shape']}, not a measurement:" if r.get("shape") else "124M shape"
+    shipped = q["int8"]
     lines = [
         f"GPT-2 {what} (random weights), {prompt}-token prompt, {new} new tokens, greedy; {platform.processor() or platform.machine()}, "
         f"{threads} thread(s), median of {rounds} alternating rounds (`make bench-gpt2`). Tokens/s = batch x {new} / time.",
@@ -106,15 +130,18 @@ def render(r: dict, rounds: int, threads: int, load: float) -> str:
         "|---|---|---|",
         f"| transformers eager `generate` (torch) | {r[1]['hf']:.1f} | {r[8]['hf']:.1f} |",
         f"| our loop over ONNX Runtime, fp32 (KV cache; the handler's loop: gpt2_qa 1.0, 2.0) | {r[1]['ours']:.1f} | {r[8]['ours']:.1f} |",
-        f"| our loop over ONNX Runtime, int8 (the same graph quantized as gpt2_qa 2.1 is) | {r[1]['int8']:.1f} | {r[8]['int8']:.1f} |",
+        f"| our loop, int8 as gpt2_qa 2.1 is exported ({_head(shipped)}) | {r[1]['int8']:.1f} | {r[8]['int8']:.1f} |",
+        f"| our loop, int8 with the {_head(q['int8_alt'])} (the alternative) | {r[1]['int8_alt']:.1f} | {r[8]['int8_alt']:.1f} |",
         f"| ratio ours fp32 / eager | {r[1]['ours'] / r[1]['hf']:.2f}x | {r[8]['ours'] / r[8]['hf']:.2f}x |",
-        f"| ratio int8 / fp32 (our loop) | {r[1]['int8'] / r[1]['ours']:.2f}x | {r[8]['int8'] / r[8]['ours']:.2f}x |",
+        f"| ratio int8 (2.1) / fp32, our loop | {r[1]['int8'] / r[1]['ours']:.2f}x | {r[8]['int8'] / r[8]['ours']:.2f}x |",
         "",
-        f"int8: {q['method']} (onnxruntime {q['onnxruntime']}), {q['weight_type']} weights"
-        f"{' per channel' if q['per_channel'] else ' per tensor'}, {q['quantized_matmuls']} MatMuls quantized "
-        f"({q['fp32_matmuls_left']} left in fp32: attention's activation x activation products); "
-        f"graph {q['size_mb']['fp32']:.0f} MB -> {q['size_mb']['int8']:.0f} MB. Random weights say nothing about "
-        "answer quality: 2.1's export gate measures that on held-out questions (the model card's `quality`).",
+        f"int8: export/quantize.py with models.yaml's options for 2.1: {shipped['method']} (onnxruntime "
+        f"{shipped['onnxruntime']}), {shipped['weight_type']} weights{' per channel' if shipped['per_channel'] else ' per tensor'}, "
+        f"{shipped['quantized_matmuls']} MatMuls quantized, {shipped['fp32_matmuls_left']} left in fp32 (attention's "
+        f"activation x activation products{', the LM head' if LM_HEAD in shipped['excluded'] else ''}); graph "
+        f"{shipped['size_mb']['fp32']:.0f} MB -> {shipped['size_mb']['int8']:.0f} MB (alternative: "
+        f"{q['int8_alt']['size_mb']['int8']:.0f} MB). Random weights say nothing about answer quality: 2.1's export "
+        "gate measures that on held-out questions (the model card's `quality`).",
         "",
         f"Time to the first token of our loop at bs 1 (prompt block + first pick, in-process): {r['ttft_ms']:.0f} ms.",
         "",

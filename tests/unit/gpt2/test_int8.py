@@ -199,11 +199,17 @@ def test_the_handler_serves_the_int8_version_like_any_other(gpt2_handler):
 
 
 # -- make bench-gpt2's int8 row, at a tiny shape --------------------------------------------------------------------
-def test_bench_gpt2_int8_row_runs_at_a_tiny_shape():
+def test_bench_gpt2_int8_rows_run_at_a_tiny_shape_with_2_1s_options():
     from loadtests import bench_gpt2
 
+    variants = bench_gpt2.int8_variants()
+    shipped = load_registry()["gpt2_qa"].export_for("2.1")["quantize"]
+    assert variants["int8"] == {k: v for k, v in shipped.items() if k != "from"}
+    assert (bench_gpt2.LM_HEAD in variants["int8"].get("exclude", [])) != (bench_gpt2.LM_HEAD in variants["int8_alt"]["exclude"])
     r = bench_gpt2.bench(1, 1, **bench_gpt2.SMOKE)
-    assert all(r[bs][side] > 0 for bs in (1, 8) for side in ("hf", "ours", "int8"))
-    assert r["quantization"]["quantized_matmuls"] == bench_gpt2.SMOKE["shape"]["n_layer"] * 4 + 1
+    assert all(r[bs][side] > 0 for bs in (1, 8) for side in ("hf", "ours", "int8", "int8_alt"))
+    layers = bench_gpt2.SMOKE["shape"]["n_layer"] * 4
+    counts = sorted(r["quantization"][v]["quantized_matmuls"] for v in ("int8", "int8_alt"))
+    assert counts == [layers, layers + 1]  # with and without the LM head
     text = bench_gpt2.render(r, 1, 1, 0.0)
-    assert "SMOKE RUN" in text and "| ratio int8 / fp32 (our loop) |" in text
+    assert "SMOKE RUN" in text and "| ratio int8 (2.1) / fp32, our loop |" in text
