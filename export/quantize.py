@@ -1,18 +1,19 @@
 """fp32 ONNX graph -> int8 by ONNX Runtime's dynamic quantization: the one place that logic lives (the gpt2_int8
-export, export/gpt2_int8.py, and `make bench-gpt2`'s int8 row both call `quantize_int8`).
+export, export/gpt2_int8.py, and `make bench-gpt2`'s int8 rows both call `quantize_int8`).
 
 Dynamic quantization (onnxruntime.quantization.quantize_dynamic): the weights of the chosen ops are stored as
 int8 once, with a scale (one per tensor, or one per output channel with per_channel); activations are
-quantized to uint8 at run time, per call, from their own min/max. No calibration data is needed. ORT runs
-such a MatMul as DynamicQuantizeMatMul (int8 GEMM with VNNI/AVX2 on x86), the source of the speedup.
+quantized to uint8 at run time, per call, from their own min/max. No calibration data is needed. When the
+session loads, ORT's CPU optimiser turns each quantized MatMul into one DynamicQuantizeMatMul (seen in the
+optimised 2.1 graph here), an int8 GEMM.
 
 GPT-2 as optimum-onnx exports it has its layer projections (Conv1D: c_attn, c_proj, c_fc, mlp c_proj) as Gemm
 and the LM head as MatMul. ORT's dynamic quantizer has no integer Gemm: with "Gemm" in op_types every Gemm
 whose weight is a constant (alpha = beta = 1, A not transposed) is first rewritten as the equivalent MatMul +
-Add, which the quantizer takes (and ORT fuses back into one op with the bias when the session loads).
-A weight that the graph computes as Transpose(initializer) (GPT-2's tied LM head) is folded into an
-initializer first, so the head is quantized too. Only MatMuls with a constant weight are quantized (MatMulConstBOnly): attention's activation x activation
-MatMuls (QK^T, softmax x V) stay fp32.
+Add, which the quantizer takes. A weight that the graph computes as Transpose(initializer) (GPT-2's LM head,
+tied to the token embedding) is folded into an initializer, so the head can be quantized too (or left fp32
+with `exclude`). Only MatMuls with a constant weight are quantized (MatMulConstBOnly): attention's
+activation x activation MatMuls (QK^T, softmax x V) stay fp32.
 """
 from __future__ import annotations
 
