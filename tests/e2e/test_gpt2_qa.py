@@ -1,7 +1,6 @@
 """gpt2_qa end to end through a real TorchServe (every version archived from the quick-trained pipeline):
 QA, multiple answers, text mode, the seeds' bodies, streaming over chunked HTTP, /1.0, /2.0, /2.1 (2.0 in int8),
-set-default switching
-without a restart, and bad inputs answered 400 naming the field with the workers unchanged."""
+set-default switching without a restart, and bad inputs answered 400 naming the field with the workers unchanged."""
 from __future__ import annotations
 
 import json
