@@ -66,6 +66,8 @@ def model_card(spec: ModelSpec, version: str, info: dict, paths: Paths) -> dict:
         "data": info.get("data"),
         "metrics": info.get("metrics"),
         "parity": info.get("parity"),
+        # a derived version's own gate (gpt2_qa 2.1, int8: agreement with 2.0 and the EM/F1 deltas, measured)
+        **({"quality": info["quality"]} if "quality" in info else {}),
         "net": info.get("net"),
         "checkpoint": info.get("checkpoint"),
         "artifacts": {n: {"sha256": sha256_path(art_dir / n)} for n in spec.artifacts},

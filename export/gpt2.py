@@ -26,7 +26,7 @@ from genai_serve.checkpoint import atomic_write_json
 from genai_serve.gpt2 import template
 from genai_serve.gpt2.decode import Row, generate
 from genai_serve.gpt2.onnx_step import OnnxDecoder
-from genai_serve.registry import ModelSpec
+from genai_serve.registry import ModelSpec, sha256_path
 from genai_serve.runtime import make_session
 
 TOLERANCE = 1e-3
@@ -73,37 +73,60 @@ def parity(hf_dir: Path, onnx_path: Path, prompts: list[str]) -> dict:
                      f"greedy loop == transformers generate for {GATE_NEW_TOKENS} tokens"}
 
 
-def export_gpt2_onnx(spec: ModelSpec, ckpt_path: Path, out_dir: Path, version: str) -> dict:
-    """ckpt_path = checkpoints/gpt2_qa/training.json; the version's HF directory lies beside it."""
+def export_fp32(hf_dir: Path, dest: Path) -> None:
+    """optimum-onnx's decoder-with-past export of the HF directory, as the single file `dest`."""
     from optimum.exporters.onnx import main_export
-    from transformers import AutoTokenizer
 
-    hf_dir = ckpt_path.parent / version
-    card = json.loads((hf_dir / "card.json").read_text()) if (hf_dir / "card.json").exists() else {}
     with tempfile.TemporaryDirectory(prefix="gpt2-onnx-") as tmp:
         main_export(str(hf_dir), output=tmp, task="text-generation-with-past", device="cpu")
         if any(Path(tmp).glob("*.onnx_data")):
             raise RuntimeError("the exported graph has external data (a model over 2 GB): ship model.onnx_data too")
-        shutil.move(str(Path(tmp) / "model.onnx"), out_dir / "model.onnx")
+        shutil.move(str(Path(tmp) / "model.onnx"), dest)
+
+
+def read_card(hf_dir: Path) -> dict:
+    return json.loads((hf_dir / "card.json").read_text()) if (hf_dir / "card.json").exists() else {}
+
+
+def write_serving_files(hf_dir: Path, out_dir: Path, card: dict, version: str, **generation) -> tuple:
+    """tokenizer/ and generation.json beside the graph; returns (tokenizer, config) of the HF directory.
+    `generation` adds or replaces keys of generation.json (the int8 version: quantization, gate)."""
+    from transformers import AutoConfig, AutoTokenizer
+
     if (out_dir / "tokenizer").exists():
         shutil.rmtree(out_dir / "tokenizer")
     tok = AutoTokenizer.from_pretrained(hf_dir)
     tok.save_pretrained(out_dir / "tokenizer")
-    from transformers import AutoConfig
-
     config = AutoConfig.from_pretrained(hf_dir)
-    gate = parity(hf_dir, out_dir / "model.onnx", gate_prompts())
     atomic_write_json(out_dir / "generation.json", {
         "eos_token_id": tok.eos_token_id, "pad_token_id": tok.pad_token_id, "n_positions": config.n_positions,
         "stage": card.get("stage", "base"), "version": version, "prefix": template.PREFIX, "suffix": template.SUFFIX,
         "held_out": {decoding: {k: v for k, v in r.items() if k != "samples"}
-                     for decoding, r in card.get("held_out", {}).items()},
+                     for decoding, r in card.get("held_out", {}).items()}, **generation,
     })
+    return tok, config
+
+
+def net_record(config, card: dict) -> dict:
+    return {"architecture": "GPT2LMHeadModel", "stage": card.get("stage", "base"),
+            **{k: getattr(config, k) for k in ("n_layer", "n_head", "n_embd", "n_positions", "vocab_size")}}
+
+
+def exporter_name() -> str:
     import optimum.onnx
 
-    return {"format": "onnx (decoder with past key values)",
-            "exporter": f"optimum-onnx {getattr(optimum.onnx, '__version__', '0.1.0')} text-generation-with-past",
-            "net": {"architecture": "GPT2LMHeadModel", "stage": card.get("stage", "base"),
-                    **{k: getattr(config, k) for k in ("n_layer", "n_head", "n_embd", "n_positions", "vocab_size")}},
+    return f"optimum-onnx {getattr(optimum.onnx, '__version__', '0.1.0')} text-generation-with-past"
+
+
+def export_gpt2_onnx(spec: ModelSpec, ckpt_path: Path, out_dir: Path, version: str) -> dict:
+    """ckpt_path = checkpoints/gpt2_qa/training.json; the version's HF directory lies beside it."""
+    hf_dir = ckpt_path.parent / version
+    card = read_card(hf_dir)
+    export_fp32(hf_dir, out_dir / "model.onnx")
+    tok, config = write_serving_files(hf_dir, out_dir, card, version)
+    gate = parity(hf_dir, out_dir / "model.onnx", gate_prompts())
+    return {"format": "onnx (decoder with past key values)", "exporter": exporter_name(), "net": net_record(config, card),
             "metrics": {"held_out": card.get("held_out"), "training": card.get("training"), "base": card.get("base")},
-            "data": card.get("data"), "parity": gate}
+            "data": card.get("data"), "parity": gate,
+            # what the int8 version derived from this one checks before reusing model.onnx (export/gpt2_int8.py)
+            "weights": {"path": hf_dir.relative_to(ckpt_path.parents[2]).as_posix(), "sha256": sha256_path(hf_dir)}}

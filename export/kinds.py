@@ -10,6 +10,9 @@ checkpoint's and artifacts' checksums. Adding an export format = one function he
   bigram_table, lstm_step, spacy_vectors   the text models (export/text.py)
   gpt2_onnx    gpt2_qa (export/gpt2.py): a registry `export.per_version` kind, called once per version with
                version=...; writes artifacts/<model>/<version>/
+  gpt2_int8    a gpt2_qa version that is another version's graph quantized to int8 (export/gpt2_int8.py; the
+               registry's `export.versions.<v>: {kind: gpt2_int8, quantize: {from: ...}}`), gated on held-out
+               greedy agreement and EM/F1 deltas against that version's fp32 graph
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from typing import Callable
 import torch
 
 from export.gpt2 import export_gpt2_onnx
+from export.gpt2_int8 import export_gpt2_int8
 from export.onnx import export_with_gate
 from export.text import export_bigram_table, export_lstm_step, export_spacy_vectors
 from genai_serve.checkpoint import atomic_write_bytes, atomic_write_json, build_from_checkpoint
@@ -87,4 +91,5 @@ EXPORTERS: dict[str, Callable[..., dict]] = {
     "lstm_step": export_lstm_step,
     "spacy_vectors": export_spacy_vectors,
     "gpt2_onnx": export_gpt2_onnx,
+    "gpt2_int8": export_gpt2_int8,
 }

@@ -18,15 +18,18 @@ from genai_serve.registry import Paths, ModelSpec, load_registry, select, sha256
 
 
 def export_model(spec: ModelSpec, paths: Paths) -> list[dict]:
-    """Export one model: once, or once per version when the registry sets `export.per_version`."""
+    """Export one model: once, or once per version when the registry sets `export.per_version` (each with the
+    kind of `export.versions.<v>` when it names one)."""
     ckpt_path = paths.checkpoint(spec.name, spec.checkpoint_name)
     if not ckpt_path.exists():
         raise SystemExit(f"{spec.name}: no checkpoint at {ckpt_path}; run `make train-{spec.name}` first")
-    kind = spec.export.get("kind")
-    if kind not in EXPORTERS:
-        raise SystemExit(f"{spec.name}: unknown export kind {kind!r}; known: {sorted(EXPORTERS)}")
     versions = spec.versions if spec.per_version else (None,)
-    return [_export_one(spec, paths, ckpt_path, EXPORTERS[kind], v) for v in versions]
+    kinds = {v: spec.export_for(v).get("kind") for v in versions}  # a version may have its own (gpt2_qa 2.1)
+    for kind in kinds.values():
+        if kind not in EXPORTERS:
+            raise SystemExit(f"{spec.name}: unknown export kind {kind!r}; known: {sorted(EXPORTERS)}")
+    # versions in registry order: one derived from another (2.1 from 2.0) comes after it and reuses its export
+    return [_export_one(spec, paths, ckpt_path, EXPORTERS[kinds[v]], v) for v in versions]
 
 
 def _export_one(spec: ModelSpec, paths: Paths, ckpt_path: Path, exporter, version: str | None) -> dict:
@@ -57,7 +60,11 @@ def main(argv=None) -> None:
         for info in export_model(spec, paths):
             worst = max(info["parity"]["max_abs_diff"].values())
             where = paths.artifact_dir(spec.name, info.get("version"))
-            tqdm.write(f"{spec.name}: {info['format']} -> {where} (gate max |diff| {worst:.2e})")
+            q = info.get("quality")  # a derived version's gate (gpt2_qa 2.1): agreement and score deltas
+            gate = (f"gate: agreement {q['token_agreement']:.3f} of tokens, {q['sequence_agreement']:.3f} of answers; "
+                    f"EM delta {q['delta']['exact_match']:+.3f}, F1 delta {q['delta']['f1']:+.3f}" if q
+                    else f"gate max |diff| {worst:.2e}")
+            tqdm.write(f"{spec.name}: {info['format']} -> {where} ({gate})")
 
 
 if __name__ == "__main__":

@@ -72,6 +72,12 @@ class ModelSpec:
         """True when each version is its own export (artifacts/<model>/<version>/), not a stamp on one export."""
         return bool(self.export.get("per_version"))
 
+    def export_for(self, version: str | None) -> dict:
+        """The export settings of one version: the model's `export`, with `export.versions.<version>` laid over
+        it (a per_version model's version that is made differently, e.g. gpt2_qa 2.1 = 2.0 quantized)."""
+        base = {k: v for k, v in self.export.items() if k != "versions"}
+        return {**base, **(self.export.get("versions") or {}).get(version, {})} if version else base
+
     def artifact_version(self, version: str | None) -> str | None:
         """The artifact_dir version argument for archiving `version` (None: the unversioned export)."""
         if not self.per_version:

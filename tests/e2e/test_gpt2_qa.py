@@ -1,6 +1,6 @@
-"""gpt2_qa end to end through a real TorchServe (both versions archived from the quick-trained pipeline):
-QA, multiple answers, text mode, the seeds' bodies, streaming over chunked HTTP, /1.0 and /2.0, set-default
-switching without a restart, and bad inputs answered 400 naming the field with the workers unchanged."""
+"""gpt2_qa end to end through a real TorchServe (every version archived from the quick-trained pipeline):
+QA, multiple answers, text mode, the seeds' bodies, streaming over chunked HTTP, /1.0, /2.0, /2.1 (2.0 in int8),
+set-default switching without a restart, and bad inputs answered 400 naming the field with the workers unchanged."""
 from __future__ import annotations
 
 import json
@@ -82,6 +82,15 @@ def test_both_versions_answer_on_their_urls_and_set_default_switches_without_res
         server.set_default("gpt2_qa", default)  # other tests share this server
     assert post(served, QA).json()["model_version"] == default
     assert pids(served) == before
+
+
+def test_the_int8_version_answers_on_its_url_from_its_own_archive(served):
+    spec = served.spec("gpt2_qa")
+    card = spec.archived_card(served.paths.model_store, "2.1")  # never a customized describe (continuous batching)
+    assert card["quality"]["passed"] and card["net"]["precision"] == "int8"
+    r = post(served, {**QA, "temperature": 0}, "2.1")
+    assert r.status_code == 200, r.text
+    assert r.json()["model_version"] == "2.1" and 0 < r.json()["completion_tokens"] <= 8
 
 
 def test_streaming_sends_tokens_as_ndjson_then_the_final_body(served):

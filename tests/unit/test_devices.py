@@ -17,9 +17,11 @@ ORT_HAS_CUDA = "CUDAExecutionProvider" in ort.get_available_providers()
 needs_cpu_onnxruntime = pytest.mark.skipif(ORT_HAS_CUDA, reason="covers the CPU package's fallback")
 needs_no_cuda = pytest.mark.skipif(torch.cuda.is_available(), reason="covers the fallback on a machine without CUDA")
 
-# What each export kind (models.yaml `export.kind`) is served through: the runtime a worker must report.
+# What each export kind (models.yaml `export.kind`, or a version's `export.versions.<v>.kind`) is served
+# through: the runtime a worker must report.
 RUNTIME_OF_EXPORT_KIND = {"onnx": "onnxruntime", "lstm_step": "onnxruntime", "gpt2_onnx": "onnxruntime",
-                          "torch_state": "torch", "bigram_table": "none", "spacy_vectors": "none"}
+                          "gpt2_int8": "onnxruntime", "torch_state": "torch", "bigram_table": "none",
+                          "spacy_vectors": "none"}
 
 
 def test_session_without_a_gpu_id_is_on_the_cpu_and_recorded(relu_onnx):
@@ -116,7 +118,8 @@ def test_gpu_archive_without_a_gpu_id_on_a_gpu_machine_warns(monkeypatch):
 
 # -- handlers: the log line at load and the model card ---------------------------------------------------------------
 def test_every_export_kind_has_a_runtime_to_report():
-    kinds = {spec.export["kind"] for spec in load_registry().values()}
+    kinds = {spec.export_for(v)["kind"] for spec in load_registry().values()
+             for v in (spec.versions if spec.per_version else (None,))}
     assert kinds <= set(RUNTIME_OF_EXPORT_KIND), kinds - set(RUNTIME_OF_EXPORT_KIND)
 
 

@@ -1,6 +1,10 @@
 """gpt2_qa fixtures: a tiny randomly initialised GPT-2 with a byte-level BPE tokenizer trained on the seed
 sentences, laid out as the trainer lays out versions (checkpoints/gpt2_qa/{1.0,2.0}/ + training.json) and
-exported through the real export path (optimum-onnx + parity gate)."""
+exported through the real export path (optimum-onnx + parity gate; 2.1 = 2.0 quantized to int8 + its gate).
+
+1.0 keeps its random weights; 2.0 is fitted for a few steps to TEXTS, so that, like any trained model (and unlike
+a random one, whose next-token logits are near ties everywhere), its greedy answers survive int8 rounding and
+2.1's agreement gate can pass."""
 from __future__ import annotations
 
 import json
@@ -30,6 +34,20 @@ def tiny_model(seed: int = 0):
     return GPT2LMHeadModel(config).eval(), tok
 
 
+def fitted(model, tok, steps: int = 50):
+    """A few Adam steps on TEXTS (about a second): next-token distributions with clear winners."""
+    batch = tok(TEXTS, return_tensors="pt", padding=True)
+    labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    model.train()
+    for _ in range(steps):
+        loss = model(**batch, labels=labels).loss
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return model.eval()
+
+
 @pytest.fixture(scope="session")
 def gpt2_exports(tmp_path_factory) -> Paths:
     from export.run import main as export_main
@@ -38,6 +56,7 @@ def gpt2_exports(tmp_path_factory) -> Paths:
     record = paths.checkpoint("gpt2_qa", "training.json")
     for i, (version, stage) in enumerate((("1.0", "sft"), ("2.0", "rl"))):
         model, tok = tiny_model(seed=i)
+        model = fitted(model, tok) if stage == "rl" else model
         out = record.parent / version
         model.save_pretrained(out)
         tok.save_pretrained(out)

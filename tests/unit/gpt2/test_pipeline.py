@@ -10,7 +10,9 @@ from genai_serve.registry import Paths, load_registry
 def test_per_version_paths_and_the_version_check():
     spec = load_registry()["gpt2_qa"]
     assert spec.per_version and spec.checkpoint_name == "training.json"
-    assert spec.default_version in spec.versions == ("1.0", "2.0")
+    assert spec.default_version in spec.versions == ("1.0", "2.0", "2.1")
+    assert spec.export_for("2.1")["kind"] == "gpt2_int8" and spec.export_for("2.1")["quantize"]["from"] == "2.0"
+    assert spec.export_for("2.0") == {"kind": "gpt2_onnx", "per_version": True}
     paths = Paths()
     assert paths.artifact_dir("gpt2_qa", spec.artifact_version("2.0")) == paths.artifacts / "gpt2_qa" / "2.0"
     with pytest.raises(SystemExit, match="one of"):
@@ -46,7 +48,7 @@ def test_each_version_is_archived_from_its_own_export(gpt2_exports):
     from export import archive as archive_mod
 
     registry = load_registry()
-    for version, stage in (("1.0", "sft"), ("2.0", "rl")):
+    for version, stage in (("1.0", "sft"), ("2.0", "rl"), ("2.1", "rl")):  # 2.1: 2.0's weights in int8
         mar = archive_mod.archive(registry["gpt2_qa"], version, registry, gpt2_exports)
         with zipfile.ZipFile(mar) as z:
             names = set(z.namelist())
