@@ -66,7 +66,7 @@ def sft(model, tok, examples: list[dict], epochs: float = 8, batch: int = 16, lr
         result = trainer.train()
     model.eval()
     return {"sft_steps": result.global_step, "sft_final_loss": round(result.training_loss, 4),
-            "sft_examples": len(rows), "sft_epochs": epochs, "sft_lr": lr,
+            "sft_examples": len(rows), "sft_examples_seen": result.global_step * batch, "sft_lr": lr,
             "sft_seconds": round(time.perf_counter() - started, 1)}
 
 
