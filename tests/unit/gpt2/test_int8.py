@@ -165,6 +165,7 @@ def test_a_failed_gate_fails_the_export_and_archive_refuses_the_version(gpt2_exp
                                    paths.artifact_dir("gpt2_qa", "2.1"), "2.1")
     failed = json.loads((paths.artifact_dir("gpt2_qa", "2.1") / "export.json").read_text())
     assert failed["parity"]["passed"] is False and failed["quality"]["sequence_agreement"] < 1
+    assert [a["passed"] for a in failed["quality"]["attempts"]] == [False, False]  # every candidate tried
     registry = load_registry()
     with pytest.raises(SystemExit, match="did not pass"):
         archive_mod.archive(registry["gpt2_qa"], "2.1", registry, paths)
@@ -204,7 +205,7 @@ def test_bench_gpt2_int8_rows_run_at_a_tiny_shape_with_2_1s_options():
 
     variants = bench_gpt2.int8_variants()
     shipped = load_registry()["gpt2_qa"].export_for("2.1")["quantize"]
-    assert variants["int8"] == {k: v for k, v in shipped.items() if k != "from"}
+    assert variants["int8"] == gpt2_int8.candidates(shipped)[0] and "fallbacks" not in variants["int8"]
     assert (bench_gpt2.LM_HEAD in variants["int8"].get("exclude", [])) != (bench_gpt2.LM_HEAD in variants["int8_alt"]["exclude"])
     r = bench_gpt2.bench(1, 1, **bench_gpt2.SMOKE)
     assert all(r[bs][side] > 0 for bs in (1, 8) for side in ("hf", "ours", "int8", "int8_alt"))
@@ -213,3 +214,30 @@ def test_bench_gpt2_int8_rows_run_at_a_tiny_shape_with_2_1s_options():
     assert counts == [layers, layers + 1]  # with and without the LM head
     text = bench_gpt2.render(r, 1, 1, 0.0)
     assert "SMOKE RUN" in text and "| ratio int8 (2.1) / fp32, our loop |" in text
+
+
+def test_a_candidate_that_fails_the_gate_falls_back_to_the_next_and_the_record_lists_both(gpt2_exports, tmp_path,
+                                                                                          monkeypatch):
+    import shutil
+
+    from genai_serve.registry import Paths
+
+    spec = load_registry()["gpt2_qa"]
+    first, fallback = gpt2_int8.candidates(dict(spec.export_for("2.1")["quantize"]))
+    assert first["exclude"] == [] and fallback["exclude"] == ["/lm_head/MatMul"]  # models.yaml: head quantized first
+    paths = Paths(tmp_path)
+    shutil.copytree(gpt2_exports.checkpoints, paths.checkpoints)
+    shutil.copytree(gpt2_exports.artifacts, paths.artifacts)
+    wrong = fp32_graph(gpt2_exports, "1.0")
+
+    def first_candidate_quantizes_the_wrong_graph(src, dst, **options):  # so the first attempt must fail its gate
+        return quantize_int8(wrong if not options["exclude"] else src, dst, **options)
+
+    monkeypatch.setattr(gpt2_int8, "quantize_int8", first_candidate_quantizes_the_wrong_graph)
+    record = gpt2_int8.export_gpt2_int8(spec, paths.checkpoint("gpt2_qa", "training.json"),
+                                        paths.artifact_dir("gpt2_qa", "2.1"), "2.1")
+    attempts = record["quality"]["attempts"]
+    assert [a["passed"] for a in attempts] == [False, True] and attempts[1]["excluded"] == ["/lm_head/MatMul"]
+    assert record["parity"]["passed"] and record["net"]["quantization"]["excluded"] == ["/lm_head/MatMul"]
+    generation = json.loads((paths.artifact_dir("gpt2_qa", "2.1") / "generation.json").read_text())
+    assert generation["quality_gate"]["attempts"] == attempts
