@@ -49,7 +49,8 @@ def int8_variants() -> dict[str, dict]:
     from export.gpt2_int8 import candidates
     from genai_serve.registry import load_registry
 
-    shipped = candidates(load_registry()["gpt2_qa"].export_for("2.1")["quantize"])[0]  # what 2.1 ships when it passes its gate (else a fallback: the alternative)
+    # the first candidate: what 2.1 ships when it passes its gate (the head-flipped row is then its fallback)
+    shipped = candidates(load_registry()["gpt2_qa"].export_for("2.1")["quantize"])[0]
     exclude = list(shipped.get("exclude", []))
     flipped = [n for n in exclude if n != LM_HEAD] if LM_HEAD in exclude else exclude + [LM_HEAD]
     return {"int8": shipped, "int8_alt": {**shipped, "exclude": flipped}}
