@@ -8,7 +8,7 @@ It writes beside it one Hugging Face directory per version, each with card.json 
 held-out metrics), and training.json last: its presence means the run completed.
 
   checkpoints/gpt2_qa/1.0/   SFT          checkpoints/gpt2_qa/2.0/   RL from 1.0
-Offline default (no --base-model): tokenizer + small GPT-2 pre-trained here (training/gpt2_base.py).
+Offline default (no --base-model): tokenizer + small GPT-2 pre-trained here on copy drills (training/gpt2_base.py).
 `--max-steps N` caps every stage at N optimiser steps (the e2e tests' quick run).
 """
 from __future__ import annotations
@@ -46,9 +46,12 @@ def main(argv=None) -> None:
     parser.add_argument("--train-limit", type=int, help="use the first N training examples")
     parser.add_argument("--eval-limit", type=int, default=200,
                         help="evaluate on the first N held-out examples (each version, greedy and sampled)")
-    parser.add_argument("--pretrain-steps", type=int, default=300)
-    parser.add_argument("--sft-steps", type=int, default=250, help="SFT optimiser steps (batch 16)")
-    parser.add_argument("--sft-lr", type=float, help="default 1e-3 for the small model, 5e-5 for a named base")
+    parser.add_argument("--pretrain-steps", type=int, default=1000, help="copy-drill steps of the small model (batch 32)")
+    parser.add_argument("--sft-steps", type=int, default=1200, help="SFT optimiser steps")
+    parser.add_argument("--sft-batch", type=int, default=32)
+    parser.add_argument("--sft-lr", type=float, help="default 2e-3 for the small model, 5e-5 for a named base")
+    parser.add_argument("--sft-prompt-weight", type=float,
+                        help="loss weight of the prompt's tokens: default 0.3 for the small model, 0 for a named base")
     parser.add_argument("--rl-steps", type=int, default=100)
     parser.add_argument("--rl-lr", type=float, default=1e-4)
     parser.add_argument("--max-steps", type=int, help="cap every stage at N steps (quick runs)")
@@ -73,18 +76,23 @@ def main(argv=None) -> None:
     if args.base_model:
         model, tok = load_pretrained(args.base_model)
         base = {"base_model": args.base_model}
-        sft_lr = args.sft_lr or 5e-5
+        sft_lr, prompt_weight = args.sft_lr or 5e-5, 0.0
     else:
         texts = corpus_texts() + [f"{e['context']} {e['question']} {e['answer']}" for e in train]
-        model, tok, base = pretrain_tiny(texts, min(args.pretrain_steps, cap or args.pretrain_steps), seed=args.seed)
+        # Drills on the paragraphs themselves: copying their kind of sentence is what SFT then builds on (drills
+        # on the whole text, stories included, left the copy loss at 0.57 instead of 0.20 after 1,000 steps).
+        contexts = list(dict.fromkeys(e["context"] for e in train))
+        model, tok, base = pretrain_tiny(texts, contexts, min(args.pretrain_steps, cap or args.pretrain_steps), seed=args.seed)
         base = {"base_model": "small GPT-2 trained here (training/gpt2_base.py)", "config": model.config.to_diff_dict(), **base}
-        data["pretrain"] = {"source": "data/corpus/stories.txt + the training split's contexts", "texts": len(texts)}
-        sft_lr = args.sft_lr or 1e-3
+        data["pretrain"] = {"tokenizer": "data/corpus/stories.txt + the training split", "texts": len(texts),
+                            "copy_drills": "the training split's paragraphs", "paragraphs": len(contexts)}
+        sft_lr, prompt_weight = args.sft_lr or 2e-3, 0.3
     print(f"== gpt2_qa base: {base}", flush=True)
 
     # 2. SFT -> 1.0
-    sft_metrics = sft(model, tok, train, lr=sft_lr, max_steps=min(args.sft_steps, cap or args.sft_steps),
-                      seed=args.seed)
+    prompt_weight = prompt_weight if args.sft_prompt_weight is None else args.sft_prompt_weight
+    sft_metrics = sft(model, tok, train, steps=min(args.sft_steps, cap or args.sft_steps), batch=args.sft_batch,
+                      lr=sft_lr, prompt_weight=prompt_weight, seed=args.seed)
     eval_sft = held_out(model, tok, dev)
     out_dir = args.out.parent
     save(model, tok, out_dir / "1.0", {"stage": "sft", "base": base, "training": sft_metrics, "data": data,

@@ -1,13 +1,17 @@
-"""gpt2_qa's template, rewards and scores, the SFT encoding (what is masked out of the loss) and the bundled
-SQuAD-format set."""
+"""gpt2_qa's template, rewards and scores, the training rows (what the loss weighs, the context curriculum, the
+copy drills) and the bundled SQuAD-format set."""
+import random
 import re
 
 import pytest
+import torch
 
 from genai_serve.gpt2.template import (PREFIX, SUFFIX, enforce, exact_match, extract_answer, f1, format_ok,
                                        format_reward, prompt, qa_reward, target)
 from training.gpt2_data import load_examples
-from training.train_gpt2_sft import IGNORE, Collator, encode
+from training.gpt2_base import copy_drill
+from training.gpt2_steps import pad
+from training.train_gpt2_sft import Curriculum, answer_sentences, encode
 from tests.unit.gpt2.conftest import tiny_model
 
 GOOD = f"{PREFIX} the town of Thornmoor {SUFFIX}"
@@ -56,29 +60,62 @@ def test_squad_scores_normalise_case_punctuation_and_articles():
     assert f1("", "x") == 0.0 and f1("", "") == 1.0
 
 
-def test_sft_masks_the_prompt_and_padding_out_of_the_loss_and_ends_with_eos():
+def test_sft_rows_weigh_the_answer_fully_the_prompt_lightly_and_padding_not_at_all():
     _, tok = tiny_model()
     ex = {"question": "Where did Julia live?", "context": "Julia lived in Thornmoor.", "answer": "Thornmoor"}
-    row = encode(tok, ex, with_context=True, max_len=512)
+    row = encode(tok, ex, ex["context"], max_len=512, prompt_weight=0.3)
     n_prompt = len(tok(prompt(ex["question"], ex["context"]))["input_ids"])
-    assert row["labels"][:n_prompt] == [IGNORE] * n_prompt
-    assert row["labels"][n_prompt:] == row["input_ids"][n_prompt:]
-    assert row["input_ids"][-1] == tok.eos_token_id
-    assert tok.decode(row["input_ids"][n_prompt:-1]) == target("Thornmoor")
-    short = encode(tok, ex, with_context=False, max_len=512)
-    batch = Collator(tok.pad_token_id)([row, short])
-    pad = batch["attention_mask"][1] == 0
-    assert pad.sum() == len(row["input_ids"]) - len(short["input_ids"]) > 0
-    assert (batch["labels"][1][pad] == IGNORE).all()  # pad (= eos id) never trained on
-    assert (batch["labels"][0] == IGNORE).sum() == n_prompt  # the real eos of row 0 is
+    assert row.n_first == n_prompt and row.ids[-1] == tok.eos_token_id
+    assert tok.decode(row.ids[n_prompt:-1]) == target("Thornmoor")
+    short = encode(tok, ex, None, max_len=512)
+    assert tok.decode(short.ids[:short.n_first]) == prompt(ex["question"])
+    ids, mask, weights = pad([row, short], tok.pad_token_id)
+    assert weights[0, 0] == 0  # nothing predicts the first token
+    assert torch.allclose(weights[0, 1:n_prompt], torch.tensor(0.3)) and (weights[0, n_prompt:len(row.ids)] == 1).all()
+    padding = mask[1] == 0
+    assert padding.sum() == len(row.ids) - len(short.ids) > 0
+    assert (weights[1][padding] == 0).all() and (weights[1, 1:short.n_first] == 0).all()  # pad (= eos id) never trained on
+    assert (weights[1, short.n_first:len(short.ids)] == 1).all()  # the real eos is
 
 
 def test_a_long_prompt_is_cut_from_the_start_so_the_target_survives():
     _, tok = tiny_model()
     ex = {"question": "Q?", "context": "word " * 400, "answer": "Thornmoor"}
-    row = encode(tok, ex, with_context=True, max_len=64)
-    assert len(row["input_ids"]) == 64 and row["input_ids"][-1] == tok.eos_token_id
-    assert tok.decode([t for t in row["labels"] if t != IGNORE][:-1]) == target("Thornmoor")
+    row = encode(tok, ex, ex["context"], max_len=64)
+    assert len(row.ids) == 64 and row.ids[-1] == tok.eos_token_id
+    assert tok.decode(row.ids[row.n_first:-1]) == target("Thornmoor")
+
+
+def test_the_curriculum_context_keeps_the_answer_sentence_and_one_other_in_order():
+    context = "Ann lived in Bree. She had a goat named Pim. Her colour was red. She carried a lamp."
+    for seed in range(20):
+        short = answer_sentences(context, "Pim", random.Random(seed))
+        sents = short.split(". ")
+        assert "goat named Pim" in short and len(sents) == 2
+        assert [context.index(s.rstrip(".")) for s in sents] == sorted(context.index(s.rstrip(".")) for s in sents)
+    assert answer_sentences(context, "not there", random.Random(0)) == context
+
+
+def test_curriculum_steps_start_short_then_mostly_full_paragraphs():
+    _, tok = tiny_model()
+    context = "Ann lived in Bree. She had a goat named Pim. Her colour was red. She carried a lamp. Bo was a smith."
+    examples = [{"question": "What was the goat called?", "context": context, "answer": "Pim"}]
+    rows = Curriculum(tok, examples, batch=200, short_steps=10, max_len=512, prompt_weight=0.3)
+    full = len(encode(tok, examples[0], context, 512).ids)
+    early, late = rows(0), rows(10)
+    assert all(len(r.ids) < full for r in early)  # short context or none
+    share_full = sum(len(r.ids) == full for r in late) / len(late)
+    assert 0.6 < share_full < 0.9  # 1 - short share (0.2) - no-context share (0.05), sampled
+
+
+def test_a_copy_drill_repeats_its_sentences_after_the_bar_and_weighs_the_repeat():
+    _, tok = tiny_model()
+    text = "The queen had a dog named Pip. The king lived in a castle. It rained."
+    for seed in range(10):
+        row = copy_drill(tok, text, random.Random(seed))
+        first, repeat = row.ids[:row.n_first], row.ids[row.n_first:-1]
+        assert tok.decode(first).endswith(" |") and tok.decode(first) == tok.decode(repeat) + " |"
+        assert tok.decode(repeat).strip() in text and row.ids[-1] == tok.eos_token_id and row.first_weight < 1
 
 
 def test_generated_squad_set_is_squad_format_with_spans_in_context_and_held_out_names_never_trained_on():

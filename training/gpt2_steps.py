@@ -1,0 +1,76 @@
+"""The optimiser loop gpt2_qa's pre-training and SFT share: rows of token ids with a weight per predicted token.
+
+A row is (ids, n_first, first_weight): the first `n_first` tokens are context (their prediction weighted
+`first_weight`, 0 for "not trained on"), the rest is what the row teaches (weight 1). SFT uses it for
+prompt -> answer (a small weight on the prompt: the model also learns to read it), the copy drills of
+pre-training for text -> the same text again. One loss, one schedule, one progress bar for both.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from tqdm import tqdm
+
+
+@dataclass
+class Row:
+    ids: list[int]
+    n_first: int
+    first_weight: float = 0.0
+
+
+def pad(rows: list[Row], pad_id: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(ids, attention_mask, weights) right-padded; weights[r, j] weighs predicting ids[r, j] from ids[r, :j].
+    Padding (and the first token, which nothing predicts) has weight 0."""
+    width = max(len(r.ids) for r in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    weights = torch.zeros((len(rows), width))
+    for i, r in enumerate(rows):
+        n = len(r.ids)
+        ids[i, :n], mask[i, :n] = torch.tensor(r.ids), 1
+        weights[i, 1:r.n_first] = r.first_weight
+        weights[i, r.n_first:n] = 1.0
+    return ids, mask, weights
+
+
+def weighted_loss(model, ids: torch.Tensor, mask: torch.Tensor, weights: torch.Tensor) -> tuple[torch.Tensor, float]:
+    """(loss to minimise, mean cross-entropy on the taught tokens alone, for the progress bar)."""
+    logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1]
+    ce = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), ids[:, 1:].reshape(-1),
+                                           reduction="none").view(ids.size(0), -1)
+    w = weights[:, 1:]
+    taught = w == 1.0
+    return (ce * w).sum() / (w > 0).sum(), float((ce.detach() * taught).sum() / taught.sum().clamp(min=1))
+
+
+def cosine(warmup: int, steps: int, floor: float = 0.05) -> Callable[[int], float]:
+    """Linear warm-up, then cosine decay to `floor` x the peak learning rate."""
+    return lambda s: min(1.0, (s + 1) / warmup) * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / steps))))
+
+
+def train(model, next_rows: Callable[[int], list[Row]], pad_id: int, steps: int, lr: float, warmup: int = 20,
+          desc: str = "train") -> dict:
+    """`steps` AdamW steps on next_rows(step); returns the taught-token loss (smoothed) and the seconds spent."""
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.98), weight_decay=0.01)
+    # A quick run (--max-steps 4) warms up for one step, not 20: its model must still move off its random start.
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, cosine(max(1, min(warmup, steps // 20)), steps))
+    started, smooth = time.perf_counter(), None
+    model.train()
+    with tqdm(range(steps), desc=desc, unit="step", mininterval=2) as bar:
+        for step in bar:
+            loss, taught = weighted_loss(model, *pad(next_rows(step), pad_id))
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            smooth = taught if smooth is None else 0.95 * smooth + 0.05 * taught
+            if step % 20 == 0:
+                bar.set_postfix(taught_loss=f"{smooth:.3f}")
+    model.eval()
+    return {"steps": steps, "final_loss": round(smooth or float("nan"), 4), "seconds": round(time.perf_counter() - started, 1)}
