@@ -28,9 +28,9 @@ from pathlib import Path
 from training import corpus_lexicon as L
 from training.corpus_gen import PRONOUNS, a
 
-VERSION = "squad_gen-3"  # bump when the generator's output changes: a stale generated set is rewritten
+VERSION = "squad_gen-4"  # bump when the generator's output changes: a stale generated set is rewritten
 DEFAULT_SEED = 7
-SPLITS = {"train": 5000, "dev": 200}  # paragraphs; 3 questions each
+SPLITS = {"train": 20000, "dev": 200}  # paragraphs; 3 questions each (the dev split is the same at any train size)
 QUESTIONS_PER_PARAGRAPH = 3
 TWO_CHARACTER_SHARE = 0.35
 HELD_OUT_BUCKETS = 5  # a name whose hash is 0 mod 5 is held-out only: about a fifth of all names

@@ -100,12 +100,25 @@ def test_curriculum_steps_start_short_then_mostly_full_paragraphs():
     _, tok = tiny_model()
     context = "Ann lived in Bree. She had a goat named Pim. Her colour was red. She carried a lamp. Bo was a smith."
     examples = [{"question": "What was the goat called?", "context": context, "answer": "Pim"}]
-    rows = Curriculum(tok, examples, batch=200, short_steps=10, max_len=512, prompt_weight=0.3)
+    rows = Curriculum(tok, examples, batch=200, short_steps=10, max_len=512, prompt_weight=0.3, bucket=1)
     full = len(encode(tok, examples[0], context, 512).ids)
     early, late = rows(0), rows(10)
     assert all(len(r.ids) < full for r in early)  # short context or none
     share_full = sum(len(r.ids) == full for r in late) / len(late)
     assert 0.6 < share_full < 0.9  # 1 - short share (0.2) - no-context share (0.05), sampled
+
+
+def test_curriculum_batches_group_rows_of_similar_length():
+    _, tok = tiny_model()
+    context = "Ann lived in Bree. She had a goat named Pim. Her colour was red. She carried a lamp. Bo was a smith."
+    examples = [{"question": "What was the goat called?", "context": context, "answer": "Pim"}]
+    rows = Curriculum(tok, examples, batch=50, short_steps=0, max_len=512, prompt_weight=0.3, bucket=4)
+    batches = [rows(step) for step in range(4)]  # one draw of 4 batches
+    lengths = sorted(len(r.ids) for b in batches for r in b)
+    assert len(lengths) == 200 and lengths[0] < lengths[-1]  # none, short and full contexts were drawn
+    spans = sorted((min(len(r.ids) for r in b), max(len(r.ids) for r in b)) for b in batches)
+    for (_, longest), (shortest, _) in zip(spans, spans[1:]):  # stretches of the sorted lengths, not a mix
+        assert longest <= shortest
 
 
 def test_a_copy_drill_repeats_its_sentences_after_the_bar_and_weighs_the_repeat():
