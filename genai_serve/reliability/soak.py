@@ -1,5 +1,6 @@
-"""A bounded mixed-load soak: every registry model's sample request from a few client threads, with the RSS
-of the JVM and of every worker sampled at intervals, and growth after warm-up reported."""
+"""A bounded mixed-load soak: every registry model's sample request from a few client threads, with the memory
+(RSS and PSS, genai_serve/reliability/memory.py) of the JVM and of every worker sampled at intervals, growth
+after warm-up reported for the totals and for each process, and worker restarts counted."""
 from __future__ import annotations
 
 import random
@@ -7,23 +8,9 @@ import threading
 import time
 from collections import Counter
 
-import psutil
-
 from genai_serve.registry import ModelSpec
+from genai_serve.reliability import memory
 from genai_serve.server import Server
-
-
-def rss_mb(server: Server) -> dict[str, float]:
-    """{"jvm": MB, "workers": MB (sum)} for the running TorchServe."""
-    jvm = psutil.Process(server.pid())
-    workers = jvm.children(recursive=True)
-    total = 0.0
-    for w in workers:
-        try:
-            total += w.memory_info().rss
-        except psutil.NoSuchProcess:  # a worker that is being replaced
-            pass
-    return {"jvm": jvm.memory_info().rss / 2**20, "workers": total / 2**20}
 
 
 def _client(server: Server, specs: list[ModelSpec], stop: threading.Event, counts: Counter, seed: int) -> None:
@@ -39,48 +26,68 @@ def _client(server: Server, specs: list[ModelSpec], stop: threading.Event, count
         counts[(spec.name, status)] += 1
 
 
+def _growth(first: float, last: float) -> float:
+    return round(100.0 * (last - first) / first, 2) if first else 0.0
+
+
 def soak(server: Server, specs: list[ModelSpec], seconds: float = 600, clients: int = 4, interval: float = 10,
          warmup: float = 60) -> dict:
     stop, counts = threading.Event(), Counter()
+    models_before = memory.worker_models(server)
     threads = [threading.Thread(target=_client, args=(server, specs, stop, counts, i), daemon=True)
                for i in range(clients)]
     started = time.monotonic()
     for t in threads:
         t.start()
-    samples = []
+    samples, per_process = [], {}  # per_process: pid -> [(t, ProcessMemory)]
+
+    def sample() -> None:
+        t = round(time.monotonic() - started, 1)
+        processes = memory.snapshot(server, models_before)
+        samples.append({"t": t, **memory.totals(processes)})
+        for p in processes:
+            per_process.setdefault(p.pid, []).append((t, p))
+
     try:
         while (elapsed := time.monotonic() - started) < seconds:
-            samples.append({"t": round(elapsed, 1), **rss_mb(server)})
+            sample()
             time.sleep(min(interval, max(0.0, seconds - elapsed)))
     finally:
         stop.set()
         for t in threads:
             t.join(timeout=150)
-    samples.append({"t": round(time.monotonic() - started, 1), **rss_mb(server)})
+    sample()
+    models_after = memory.worker_models(server)
     after = [s for s in samples if s["t"] >= warmup] or samples
     first, last = after[0], after[-1]
-    growth = {k: round(100.0 * (last[k] - first[k]) / first[k], 2) for k in ("jvm", "workers")}
-    total_first, total_last = first["jvm"] + first["workers"], last["jvm"] + last["workers"]
-    growth["total"] = round(100.0 * (total_last - total_first) / total_first, 2)
+    growth = {k: _growth(first[k], last[k]) for k in first if k != "t"}
+    processes = []
+    for pid, series in per_process.items():
+        warm = [p for t, p in series if t >= warmup] or [p for _, p in series]
+        end = series[-1][1]
+        processes.append({"role": end.role, "pid": pid, "rss_mb": round(end.rss_mb, 1), "pss_mb": round(end.pss_mb, 1),
+                          "uss_mb": round(end.uss_mb, 1), "pss_growth_percent": _growth(warm[0].pss_mb, end.pss_mb),
+                          "libraries": memory.libraries_loaded(pid), "alive_at_end": series[-1][0] == samples[-1]["t"]})
     by_status = Counter()
     for (_, status), n in counts.items():
         by_status[status] += n
     return {"seconds": seconds, "clients": clients, "warmup": warmup, "samples": samples,
-            "growth_percent_after_warmup": growth, "requests": sum(counts.values()),
+            "growth_percent_after_warmup": growth, "processes": sorted(processes, key=lambda p: p["role"]),
+            "worker_restarts": len(set(models_before) - set(models_after)), "requests": sum(counts.values()),
             "by_status": dict(by_status), "by_model": {s.name: sum(n for (m, _), n in counts.items() if m == s.name)
                                                       for s in specs}}
 
 
 def svg_plot(samples: list[dict], warmup: float, width: int = 640, height: int = 260) -> str:
-    """RSS (MB) over time as a small SVG line chart: JVM, workers, total; the warm-up shaded."""
-    series = {"total": [s["jvm"] + s["workers"] for s in samples], "workers": [s["workers"] for s in samples],
-              "jvm": [s["jvm"] for s in samples]}
+    """Memory (MB) over time as a small SVG line chart: RSS total, PSS total, the JVM's PSS; warm-up shaded."""
+    series = {"RSS total": [s["rss_total"] for s in samples], "PSS total": [s["pss_total"] for s in samples],
+              "JVM PSS": [s["pss_jvm"] for s in samples]}
     ts = [s["t"] for s in samples]
-    t_max, y_max = max(ts) or 1.0, max(series["total"]) * 1.1 or 1.0
+    t_max, y_max = max(ts) or 1.0, max(series["RSS total"]) * 1.1 or 1.0
     left, bottom = 50, height - 30
     x = lambda t: left + (width - left - 10) * t / t_max
     y = lambda v: bottom - (bottom - 10) * v / y_max
-    colors = {"total": "#222", "workers": "#1f77b4", "jvm": "#d62728"}
+    colors = {"RSS total": "#999", "PSS total": "#1f77b4", "JVM PSS": "#d62728"}
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" '
              'font-size="11">',
              f'<rect x="{x(0):.1f}" y="10" width="{x(min(warmup, t_max)) - x(0):.1f}" height="{bottom - 10}" '
@@ -92,6 +99,6 @@ def svg_plot(samples: list[dict], warmup: float, width: int = 640, height: int =
     for i, (name, values) in enumerate(series.items()):
         points = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in zip(ts, values))
         parts.append(f'<polyline fill="none" stroke="{colors[name]}" stroke-width="1.5" points="{points}"/>')
-        parts.append(f'<text x="{left + 10 + 90 * i}" y="24" fill="{colors[name]}">{name} RSS</text>')
+        parts.append(f'<text x="{left + 10 + 110 * i}" y="24" fill="{colors[name]}">{name}</text>')
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
