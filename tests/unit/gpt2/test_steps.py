@@ -35,3 +35,24 @@ def test_training_on_copy_drills_lowers_the_copy_loss():
     train(model, lambda _: rows, tok.pad_token_id, steps=60, lr=1e-2, warmup=5)
     after = weighted_loss(model, *pad(rows, tok.pad_token_id))[1]
     assert after < 0.5 * before, (before, after)
+
+
+def test_the_compiled_loss_equals_the_eager_one_on_padded_rows_of_several_widths():
+    """Long runs train through torch.compile (training/gpt2_steps.py): it must compute the same loss and
+    gradient as the eager function, for every batch width (rows vary in length)."""
+    from training.gpt2_steps import COMPILE_MIN_STEPS, loss_function
+
+    model, tok = tiny_model()
+    compiled = loss_function(COMPILE_MIN_STEPS)
+    assert loss_function(COMPILE_MIN_STEPS - 1) is weighted_loss  # short runs stay eager
+    for text, n_first in ((TEXTS[0], 3), (TEXTS[4] + " " + TEXTS[5], 9)):
+        ids = tok(text)["input_ids"]
+        batch = pad([Row(ids, n_first, 0.3), Row(ids[: len(ids) // 2], 2)], tok.pad_token_id)
+        grads = []
+        for fn in (weighted_loss, compiled):
+            model.zero_grad()
+            loss, taught = fn(model, *batch)
+            loss.backward()
+            grads.append((loss.detach(), taught, model.transformer.wte.weight.grad.clone()))
+        for eager, fast in zip(*grads):
+            torch.testing.assert_close(fast, eager, rtol=1e-4, atol=1e-5)
