@@ -42,6 +42,8 @@ def _parse_json_bytes(blob: bytes, name: str):
         raise InputError(f"body is not valid JSON: {exc.msg} at position {exc.pos}", name) from None
     except RecursionError:  # json.loads recurses per nesting level: "[[[[...]]]]" x 5000 exhausts the stack
         raise InputError("body nests JSON arrays/objects too deeply", name) from None
+    except ValueError as exc:  # an integer of more than 4,300 digits (sys.int_info): Python refuses to read it
+        raise InputError(f"body holds a number Python cannot read: {exc}", name) from None
 
 
 def _b64(value: str, name: str) -> bytes:

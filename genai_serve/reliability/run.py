@@ -28,12 +28,16 @@ PSS_BUDGET_MB = 3 * 1024  # all eight models, JVM included (issue 17)
 
 
 def input_section(server: Server, registry) -> tuple[list[str], bool]:
-    rows, ok = ["| model | hostile requests | 5xx | wrong answers |", "|---|---|---|---|"], True
+    # The whole generated corpus (500+ per model, hostile.py); a worker that died and was replaced during it shows
+    # as changed PIDs (probe.worker_pids, from the management API).
+    rows = ["| model | hostile requests | 5xx | wrong answers | worker PIDs unchanged |", "|---|---|---|---|---|"]
+    ok = True
     for spec in registry.values():
         result = probe(server, spec)
         ok &= result.ok
-        rows.append(f"| {spec.name} | {result.tried} | {len(result.server_errors)} | {len(result.wrong)} |")
-        rows += [f"|  | {' '.join(p.split())[:150]} | | |" for p in (result.server_errors + result.wrong)[:5]]
+        rows.append(f"| {spec.name} | {result.tried} | {len(result.server_errors)} | {len(result.wrong)} | "
+                    f"{'yes' if result.workers_kept else 'NO'} |")
+        rows += [f"|  | {' '.join(p.split())[:150]} | | | |" for p in (result.server_errors + result.wrong)[:5]]
     limit = int(read_properties(CONFIG_TEMPLATE)["max_request_size"])
     over = check(server, next(iter(registry.values())), oversized_case(limit))
     ok &= over is None
