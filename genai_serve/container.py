@@ -10,7 +10,16 @@ container starts TorchServe exactly as `make serve` does, with the binds the dep
   3. register every archived version of every registry model and set the registry's default versions;
   4. write run/ready (the readiness probe checks it, genai_serve/probe.py), then supervise: renew the
      inference/management keys before they expire (TorchServe rewrites key_file.json), and on SIGTERM/SIGINT
-     stop TorchServe and exit; if TorchServe dies, exit with its code so the orchestrator restarts the pod.
+     stop TorchServe and exit;
+  5. if TorchServe dies (the JVM killed, out of memory), remove run/ready (the readiness probe takes the pod out
+     of the Service), kill the workers it left behind and go back to 2: the versions and defaults in
+     run/state.json come back with step 3. In-process this takes seconds (measured in docs/RELIABILITY.md) where
+     a pod restart also pays scheduling and the image; the liveness probe allows about a minute (3 x 20 s).
+     A JVM that dies more than GENAI_MAX_RESTARTS times in 10 minutes is not restarted again: the entrypoint
+     exits with an error so the orchestrator's crash-loop back-off takes over. A restarted TorchServe mints new
+     keys (key_file.json).
+A model whose archive is missing or unreadable is reported on stderr and in run/ready ("problems"); the other
+models are served (Server.register_all).
 
 Settings (environment; every one optional):
   GENAI_WORKDIR          where key_file.json, run/ and logs/ live (default: current directory)
@@ -21,6 +30,7 @@ Settings (environment; every one optional):
   GENAI_GRPC_BIND        both gRPC listeners (default 127.0.0.1, CVE-2024-35199)
   GENAI_PORTS            optional "inference=8080,management=8081,metrics=8082,grpc_inference=7070,grpc_management=7071"
   GENAI_START_TIMEOUT    seconds to wait for /ping (default 180)
+  GENAI_MAX_RESTARTS     TorchServe restarts allowed within 10 minutes before the entrypoint gives up (default 3)
 """
 from __future__ import annotations
 
@@ -32,6 +42,8 @@ import signal
 import sys
 import time
 from pathlib import Path
+
+import psutil
 
 from genai_serve.probe import READY_FILE
 from genai_serve.registry import REPO_ROOT, load_registry
@@ -89,38 +101,86 @@ def renew_keys(server: Server, now: dt.datetime | None = None) -> list[str]:
     return renewed
 
 
-def run(server: Server, poll_s: float = 5.0, timeout: float = 180.0) -> int:
+def run(server: Server, poll_s: float = 5.0, timeout: float = 180.0, max_restarts: int = 3,
+        window_s: float = 600.0) -> int:
     check_store(server.store)
-    ready = server.workdir / READY_FILE
-    ready.unlink(missing_ok=True)
-    # A pid file left in a persistent workdir by the last container could name a live process of this one
-    # (pids restart from 1), and `torchserve --start` would then refuse to start. This workdir is ours alone.
-    (server.run_dir / "tmp" / ".model_server.pid").unlink(missing_ok=True)
     stopping = []
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda signum, frame: stopping.append(signum))
+    deaths: list[float] = []
+    while True:
+        code = serve_once(server, stopping, poll_s, timeout)
+        if stopping:
+            return 0
+        now = time.monotonic()
+        deaths = [t for t in deaths if now - t < window_s] + [now]
+        if len(deaths) > max_restarts:
+            print(f"genai-serve: TorchServe died {len(deaths)} times within {window_s:.0f} s; not restarting it again",
+                  file=sys.stderr, flush=True)
+            return code or 1  # the launcher exits 0 when its JVM is killed: still a failure
+        print(f"genai-serve: TorchServe exited (code {code}); restarting it ({len(deaths)} of {max_restarts} "
+              f"restarts in {window_s:.0f} s)", file=sys.stderr, flush=True)
+
+
+def serve_once(server: Server, stopping: list, poll_s: float, timeout: float) -> int:
+    """Start TorchServe, register the models, write run/ready and supervise until a stop signal or TorchServe's
+    exit; returns the exit code of TorchServe's launcher."""
+    ready = server.workdir / READY_FILE
+    ready.unlink(missing_ok=True)
+    # A pid file left in a persistent workdir by the last container (or the JVM that just died) could name a live
+    # process of this one (pids restart from 1), and `torchserve --start` would then refuse to start. This workdir
+    # is ours alone.
+    (server.run_dir / "tmp" / ".model_server.pid").unlink(missing_ok=True)
     proc = server.start_foreground(timeout)
     try:
-        names = server.register_all(load_registry())
-        ready.write_text(json.dumps({"models": names}) + "\n")
+        problems: list[str] = []
+        try:
+            names = server.register_all(load_registry(), problems)
+        except ServerError:
+            if proc.poll() is not None:  # TorchServe died while we registered: restart it like any other death
+                return proc.returncode
+            raise
+        ready.write_text(json.dumps({"models": names, "problems": problems}) + "\n")
         print(f"genai-serve: ready, serving {names}", flush=True)
         while not stopping and proc.poll() is None:
             try:
                 renew_keys(server)
             except (ServerError, OSError, ValueError) as exc:  # a probe will notice if keys really expire
                 print(f"genai-serve: {exc}", file=sys.stderr, flush=True)
-            _sleep_unless(stopping, poll_s)
+            _sleep_unless(stopping, poll_s, proc)
     finally:
         ready.unlink(missing_ok=True)
         if proc.poll() is None:
             server.stop()
             proc.wait(timeout=30)
-    return 0 if stopping else (proc.returncode or 1)
+        else:
+            kill_stray_workers(server)
+    return proc.returncode
 
 
-def _sleep_unless(stopping: list, seconds: float) -> None:
+def kill_stray_workers(server: Server) -> list[int]:
+    """Kill the Python workers of a TorchServe whose JVM died. A worker notices only when it next reads its socket,
+    so one inside a long call lives on, holding its memory, and when it exits it deletes its socket file, which by
+    then may belong to the new JVM's worker of the same port. Ours are the workers with their socket in this
+    server's run/tmp (Server.env), so no other server's workers are touched."""
+    sock_dir = str(server.run_dir / "tmp") + os.sep
+    strays = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmdline = proc.info["cmdline"] or []
+        if any(a.endswith("model_service_worker.py") for a in cmdline) and any(a.startswith(sock_dir) for a in cmdline):
+            strays.append(proc)
+    for proc in strays:
+        try:
+            proc.kill()
+        except psutil.Error:
+            pass
+    psutil.wait_procs(strays, timeout=10)
+    return [p.pid for p in strays]
+
+
+def _sleep_unless(stopping: list, seconds: float, proc=None) -> None:
     deadline = time.monotonic() + seconds
-    while not stopping and time.monotonic() < deadline:
+    while not stopping and time.monotonic() < deadline and (proc is None or proc.poll() is None):
         time.sleep(0.2)
 
 
@@ -134,7 +194,8 @@ def main(argv=None) -> int:
         print("\n".join(check_store(server.store.resolve())))
         return 0
     try:
-        return run(server, timeout=float(os.environ.get("GENAI_START_TIMEOUT", "180")))
+        return run(server, timeout=float(os.environ.get("GENAI_START_TIMEOUT", "180")),
+                   max_restarts=int(os.environ.get("GENAI_MAX_RESTARTS", "3")))
     except ServerError as exc:
         print(f"genai-serve: {exc}", file=sys.stderr)
         return 1

@@ -102,8 +102,8 @@ class Reply:
     done: bool
 
 
-# observer(name, value): "queue_time_s", "time_to_first_output_s", "inter_output_s", "running", "cost_admitted",
-# "cost_refused", "dropped". The handler maps these onto the server's metrics.
+# observer(name, value): "queue_time_s", "time_to_first_output_s", "inter_output_s", "running", "cost_held",
+# "cost_admitted", "cost_refused", "dropped". The handler maps these onto the server's metrics.
 Observer = Callable[[str, float], None]
 
 
@@ -205,6 +205,9 @@ class Scheduler:
             rate = drained / elapsed
             self._rate = rate if self._rate is None else 0.7 * self._rate + 0.3 * rate
         self.observe("running", sum(1 for e in self.entries.values() if not e.done))
+        # The worker's own queue depth, in the unit admission counts: a request is refused (429) when this plus its
+        # cost would pass max_cost. TorchServe's job queue in front of the worker has no gauge of its own.
+        self.observe("cost_held", self.held_cost())
         return steps
 
     def _pick(self, live: list[Entry]) -> list[Entry]:

@@ -16,6 +16,8 @@ import socket
 import subprocess
 import sys
 import time
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -316,23 +318,79 @@ class Server:
         path = f"/predictions/{spec.name}" + (f"/{version}" if version else "")
         return self.call("POST", "inference", path, data=body, headers={"Content-Type": content_type}, **kwargs)
 
-    def register_all(self, registry: dict[str, ModelSpec]) -> list[str]:
+    def register_all(self, registry: dict[str, ModelSpec], problems: list[str] | None = None) -> list[str]:
         """Register every archived version of every registry model and set its default; a model that
-        genai_serve.ctl promoted comes back with the versions and default recorded in run/state.json."""
+        genai_serve.ctl promoted comes back with the versions and default recorded in run/state.json.
+
+        One bad archive never keeps the other models from being served: a wanted version whose .mar is missing,
+        unreadable (truncated, garbage) or refused by TorchServe is skipped with one line naming the file (printed
+        to stderr and appended to `problems`); its model is served from its other versions, if it has any."""
         from genai_serve.state import State
 
         state = State.load(self.state_file)
+        problems = [] if problems is None else problems
         served = []
         for spec in registry.values():
-            available = {v for v in {*spec.versions, *(state.models[spec.name].versions if spec.name in state.models
-                                                       else ())} if (self.store / spec.mar_file(v)).exists()}
-            versions, default = state.plan(spec.name, spec.versions, spec.default_version, available)
-            for version in versions:
-                self.register(spec, version)
+            entry = state.models.get(spec.name)
+            wanted = list(entry.versions) if entry else list(spec.versions)
+            known = {*spec.versions, *wanted}
+            faults = {v: archive_problem(self.store / spec.mar_file(v)) for v in known}
+            for version in wanted:
+                if faults[version]:
+                    _problem(problems, f"{spec.name} {version} not served: {faults[version]}")
+            versions, default = state.plan(spec.name, spec.versions, spec.default_version,
+                                           {v for v, fault in faults.items() if fault is None})
+            registered = []
+            # the default first: TorchServe routes /predictions/<model> to the first version registered until
+            # set-default, so after a restart no request reaches a version that is not the recorded default
+            for version in sorted(versions, key=lambda v: v != default):
+                try:
+                    self.register(spec, version)
+                    registered.append(version)
+                except ServerError as exc:  # passed our check, refused by TorchServe (e.g. a handler that fails)
+                    if not self.is_up():
+                        raise
+                    _problem(problems, f"{spec.name} {version} not served: {self.store / spec.mar_file(version)}: "
+                                       f"{exc}")
+            _, default = state.plan(spec.name, spec.versions, spec.default_version, set(registered))
             if default:
                 self.set_default(spec.name, default)
                 served.append(spec.name)
         return served
+
+
+def archive_problem(path: Path) -> str | None:
+    """Why `path` cannot be served, or None. Reads the zip directory and the manifest only: a missing, truncated or
+    garbage file fails here in milliseconds (TorchServe would answer "Failed to save model" or a misleading 409),
+    without reading every member (hundreds of MB for GPT-2); TorchServe still checks the rest when registering."""
+    if not path.is_file():
+        return f"no archive {path} (build it with `make archive-{path.stem.rsplit('-', 1)[0]}`)"
+    try:
+        with zipfile.ZipFile(path) as mar:
+            json.loads(mar.read("MAR-INF/MANIFEST.json"))
+    except KeyError:
+        return f"{path} is a zip without MAR-INF/MANIFEST.json, not a model archive"
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error) as exc:
+        return f"{path} is not a readable model archive (truncated or corrupt: {exc}); rebuild it with " \
+               f"`make archive-{path.stem.rsplit('-', 1)[0]}`"
+    return None
+
+
+def _problem(problems: list[str], line: str) -> None:
+    problems.append(line)
+    print(f"genai-serve: {line}", file=sys.stderr, flush=True)
+
+
+def free_ports(n: int) -> list[int]:
+    """n loopback ports free right now (a private server for tests and the reliability drivers)."""
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
 
 
 def _bin(name: str) -> str:

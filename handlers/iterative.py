@@ -42,6 +42,7 @@ METRICS = {
     "time_to_first_output_s": ("genai_time_to_first_token_seconds", "histogram"),
     "inter_output_s": ("genai_inter_token_latency_seconds", "histogram"),
     "running": ("genai_num_requests_running", "gauge"),
+    "cost_held": ("genai_cost_held", "gauge"),  # work admitted and not yet done, in scheduler.cost_unit
     "cost_admitted": ("genai_cost_admitted_total", "counter"),
     "cost_refused": ("genai_cost_refused_total", "counter"),
     "dropped": ("genai_requests_abandoned_total", "counter"),

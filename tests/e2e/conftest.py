@@ -3,7 +3,6 @@ into a temp project dir, and the server starts there on free loopback ports thro
 `make serve` uses."""
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -12,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from genai_serve.registry import REPO_ROOT, ModelSpec, Paths, load_registry
-from genai_serve.server import Server
+from genai_serve.server import Server, free_ports
 
 QUICK_TRAIN = ["--trainer-args=--max-steps 4"]  # enough to exercise training; accuracy is not what e2e tests
 
@@ -25,17 +24,6 @@ class Served:
 
     def spec(self, name: str) -> ModelSpec:
         return self.registry[name]
-
-
-def free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 def pipeline(base: Path, *steps: list[str]) -> None:

@@ -198,3 +198,87 @@ def test_kubernetes_configmap_renders_with_the_deployment_settings(tmp_path):
     assert cfg["inference_address"] == "http://0.0.0.0:8080" and cfg["metrics_address"] == "http://0.0.0.0:8082"
     assert cfg["management_address"] == "http://127.0.0.1:8081"
     assert cfg["grpc_inference_address"] == "127.0.0.1" and cfg["disable_token_authorization"] == "false"
+
+
+# -- supervision: TorchServe dies -> restarted, a bounded number of times ----------------------------------------
+class DyingProc:
+    """A launcher that lives for `polls` polls (None: until stopped); `returncode` 0 as TorchServe's launcher
+    returns after its JVM was killed."""
+
+    def __init__(self, polls=None):
+        self.polls, self.returncode = polls, None
+
+    def poll(self):
+        if self.returncode is None and self.polls is not None:
+            self.polls -= 1
+            if self.polls < 0:
+                self.returncode = 0
+        return self.returncode
+
+    def wait(self, timeout=None):
+        self.returncode = 0 if self.returncode is None else self.returncode
+        return self.returncode
+
+
+class SupervisedFake:
+    """What container.run needs of a Server, with TorchServe replaced by DyingProc launchers."""
+
+    def __init__(self, tmp_path, polls=2):
+        self.workdir, self.store, self.polls = tmp_path, tmp_path / "store", polls
+        self.run_dir, self.key_file = tmp_path / "run", tmp_path / "key_file.json"
+        self.store.mkdir()
+        self.run_dir.mkdir()
+        (self.store / "gan-1.0.mar").write_bytes(b"x")  # check_store only looks for names
+        self.key_file.write_text("{}")
+        self.starts, self.stops, self.ready_seen = 0, 0, []
+
+    def start_foreground(self, timeout):
+        self.starts += 1
+        self.proc = DyingProc(self.polls)
+        return self.proc
+
+    def register_all(self, registry, problems=None):
+        problems.append("cnn 1.0 not served: no archive cnn-1.0.mar")
+        self.ready_seen.append((self.workdir / probe.READY_FILE).exists())  # removed while TorchServe restarts
+        return ["gan"]
+
+    def stop(self):
+        self.stops += 1
+        self.proc.returncode = 0
+
+
+def test_a_dead_torchserve_is_restarted_until_the_restart_budget_is_spent(tmp_path, monkeypatch):
+    monkeypatch.setattr(container.signal, "signal", lambda *args: None)  # keep pytest's own handlers
+    fake = SupervisedFake(tmp_path)
+    assert container.run(fake, poll_s=0.01, max_restarts=2) == 1  # the third death in the window: give up
+    assert fake.starts == 3 and fake.ready_seen == [False, False, False]
+    assert not (tmp_path / probe.READY_FILE).exists()
+
+
+def test_serve_once_writes_ready_with_the_problems_and_stops_torchserve_on_a_signal(tmp_path):
+    fake = SupervisedFake(tmp_path, polls=None)
+    stopping = []
+    fake.register_all = lambda registry, problems: (problems.append("cnn 1.0 not served"),
+                                                    stopping.append(15), ["gan"])[-1]
+    assert container.serve_once(fake, stopping, poll_s=0.01, timeout=1) == 0
+    assert fake.stops == 1 and not (tmp_path / probe.READY_FILE).exists()
+
+
+def test_workers_left_by_a_dead_jvm_are_killed_and_other_servers_workers_are_not(tmp_path):
+    import subprocess
+    import sys
+
+    fake = SupervisedFake(tmp_path)
+    sleep = "import time; time.sleep(60)"
+    ours = subprocess.Popen([sys.executable, "-c", sleep, "/x/ts/model_service_worker.py", "--sock-name",
+                             str(tmp_path / "run" / "tmp" / ".ts.sock.9000")])
+    other = subprocess.Popen([sys.executable, "-c", sleep, "/x/ts/model_service_worker.py", "--sock-name",
+                              str(tmp_path / "elsewhere" / ".ts.sock.9000")])
+    try:
+        assert container.kill_stray_workers(fake) == [ours.pid]
+        assert ours.wait(timeout=10) is not None and other.poll() is None
+    finally:
+        for proc in (ours, other):
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(timeout=10)

@@ -76,6 +76,7 @@ def test_work_over_the_cost_cap_gets_429_with_retry_after_and_the_rest_still_run
     assert body["retry_after_s"] == int(refused.headers["Retry-After"]) and "256000" in body["error"]
     assert all(not fe.responses[rid].done for rid in held) and len(handler.scheduler) == 4
     assert ctx.metrics.values("genai_cost_refused_total") == [64000]
+    assert 0 < ctx.metrics.values("genai_cost_held")[-1] <= 256000  # the queue-depth gauge: the work held
     for rid in held:
         fe.disconnect(rid)
     fe.step()

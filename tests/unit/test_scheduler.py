@@ -167,3 +167,16 @@ def test_requests_that_fit_the_row_budget_share_steps():
     sched.admit("b", job("b", 20, rows=8), 160)
     sched.run_slice()
     assert engine.calls[0] == ["a", "b"]
+
+
+def test_the_work_held_is_observed_after_every_slice_and_drains_to_zero():
+    sched, _, seen = make(max_cost=100)
+    sched.admit("a", job("a", 20), 20)
+    sched.admit("b", job("b", 10), 40)
+    sched.run_slice()  # 5 steps: a has 15 of 20 steps left, b 5 of 10
+    assert seen[-1] == ("cost_held", pytest.approx(20 * 15 / 20 + 40 * 5 / 10))
+    while sched.busy():
+        sched.run_slice()
+        for rid in [r for r in sched.entries if sched.entries[r].done]:
+            sched.take(rid)
+    assert [v for name, v in seen if name == "cost_held"][-1] == 0
