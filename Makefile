@@ -108,10 +108,10 @@ bench: bench-samplers bench-gpt2 bench-gpt2-served bench-serving bench-iterative
 gpu-check: setup ## every model built in-process with gpu_id 0: device used (and why), valid output, same seed alone = batched, ms vs CPU (MODEL=cnn, ARGS="--write" on a GPU machine writes docs/BENCHMARKS.md)
 	$(PY) -m loadtests.gpu_check $(MODEL) $(ARGS)
 
-reliability: setup ## hostile input, worker kills and a 10-minute soak against `make serve` -> docs/RELIABILITY.md
+reliability: setup ## against `make serve`: 500+ hostile requests per model, worker and JVM kills, overload, a soak (SOAK_SECONDS, default 600) -> docs/RELIABILITY.md
 	$(PY) -m genai_serve.reliability.run --soak-seconds $(or $(SOAK_SECONDS),600)
 
-soak: setup ## only the soak (SOAK_SECONDS=600): RSS of the JVM and workers under mixed load -> docs/RELIABILITY.md
+soak: setup ## only the soak (SOAK_SECONDS=600): RSS/PSS of the JVM and every worker under mixed load -> docs/RELIABILITY.md
 	$(PY) -m genai_serve.reliability.run --soak-only --soak-seconds $(or $(SOAK_SECONDS),600)
 
 gallery: setup ## samples from every image model on the running server -> docs/gallery/*.png + index.html

@@ -3,10 +3,15 @@ written to docs/RELIABILITY.md (+ docs/reliability-rss.svg).
 
     python -m genai_serve.reliability.run [--soak-seconds 600] [--soak-only]
 
-1. every registry model gets its whole hostile-input corpus (genai_serve/reliability/hostile.py), then a body
-   one byte over max_request_size;
+1. every registry model gets its whole generated hostile-input corpus (500+ requests, hostile.py), then a body
+   one byte over max_request_size; worker PIDs must not change;
 2. every model's worker is killed with SIGKILL under load: recovery time, requests failed, requests after;
-3. a bounded mixed-load soak records JVM and worker RSS; growth after warm-up must stay under 10%.
+3. overload: a load above capacity on one model of each class (overload.py): refusals, their bodies and
+   Retry-After, queue depth;
+4. the JVM itself killed under load while `python -m genai_serve.container` supervises a private server, and
+   damaged archives at its start (jvm_faults.py);
+5. a bounded mixed-load soak records RSS/PSS per process; growth after warm-up must stay under 10% and the
+   PSS total within the budget.
 """
 from __future__ import annotations
 
@@ -19,6 +24,8 @@ import time
 from genai_serve.registry import REPO_ROOT, load_registry
 from genai_serve.reliability.faults import kill_worker_under_load
 from genai_serve.reliability.hostile import oversized_case
+from genai_serve.reliability.jvm_faults import jvm_fault_section
+from genai_serve.reliability.overload import overload_section
 from genai_serve.reliability.probe import check, probe
 from genai_serve.reliability.soak import soak, svg_plot
 from genai_serve.server import CONFIG_TEMPLATE, Server, read_properties
@@ -98,7 +105,9 @@ def main(argv=None) -> int:
     registry = {name: spec for name, spec in registry.items() if name in served}
     sections, ok = [], True
     if not args.soak_only:
-        for title, fn in (("Hostile and malformed input", input_section), ("Worker faults", fault_section)):
+        for title, fn in (("Hostile and malformed input", input_section), ("Worker faults", fault_section),
+                          ("Overload", overload_section),
+                          ("JVM faults, under the container entrypoint", lambda *_: jvm_fault_section())):
             print(f"== {title}", flush=True)
             rows, passed = fn(server, registry)
             sections += [f"## {title}", "", *rows, ""]
