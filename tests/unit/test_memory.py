@@ -22,3 +22,16 @@ def test_totals_split_the_jvm_from_the_workers():
     t = memory.totals(procs)
     assert (t["rss_jvm"], t["rss_workers"], t["rss_total"]) == (300, 800, 1100)
     assert (t["pss_jvm"], t["pss_workers"], t["pss_total"]) == (250, 300, 550)
+
+
+def test_memory_cuts_names_the_onnx_workers_that_map_libtorch_and_sums_own_and_shared_pages():
+    from genai_serve.reliability.run import memory_cuts
+
+    text = memory_cuts([
+        {"role": "jvm", "pss_mb": 300.0, "uss_mb": 290.0, "libraries": []},
+        {"role": "cnn 1.0", "pss_mb": 200.0, "uss_mb": 80.0, "libraries": ["torch", "onnxruntime"]},
+        {"role": "embeddings 1.0", "pss_mb": 150.0, "uss_mb": 100.0, "libraries": ["torch", "spacy"]},
+    ])[0]
+    assert "the JVM 300 MB PSS; 2 workers 180 MB of their own pages" in text
+    assert "plus 170 MB, their shares" in text
+    assert "(1 here: cnn 1.0)" in text
