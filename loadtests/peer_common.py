@@ -105,12 +105,13 @@ def answer(out) -> tuple[int, bytes]:
 
 # -- HTTP -> what TorchServe hands a worker ------------------------------------------------------------------------
 def worker_value(value: bytes, content_type: str):
-    """A body or form part as TorchServe 0.12 hands it over: JSON parsed and text/* decoded where they can be,
-    else the bytes (genai_serve/reliability/uploads.py has the frontend's rules)."""
+    """A body or form part as TorchServe 0.12's worker hands it to the handler (ts/protocol/otf_message_handler.py):
+    JSON parsed and text decoded where they can be, else the bytes. tests/unit/test_hostile_properties.py models
+    TorchServe with it too."""
     try:
         if content_type == "application/json":
             return json.loads(value.decode("utf-8"))
-        if content_type.startswith("text/"):
+        if content_type.startswith("text"):
             return value.decode("utf-8")
     except (ValueError, RecursionError):
         pass
