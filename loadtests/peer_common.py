@@ -57,7 +57,6 @@ class PeerModel:
     batch_size: int
     max_delay_s: float
     queue_size: int
-    timeout_s: float
 
 
 def load_model(base: Path, name: str, workdir: Path) -> PeerModel:
@@ -69,9 +68,13 @@ def load_model(base: Path, name: str, workdir: Path) -> PeerModel:
         raise SystemExit(f"{name} is scheduled per step (continuous batching): the peers serve one-shot models only")
     version = spec.default_version
     handler = build_handler(spec, version, layout(spec, version, Paths(base), workdir / name, prefer_mar=False))
+    return PeerModel(name, version, handler, *batching(spec), int(spec.model_config.get("jobQueueSize", 100)))
+
+
+def batching(spec) -> tuple[int, float]:
+    """(batchSize, maxBatchDelay in seconds) from the registry's model_config, as TorchServe reads them."""
     config = spec.model_config
-    return PeerModel(name, version, handler, int(config.get("batchSize", 1)), float(config.get("maxBatchDelay", 0))
-                     / 1000.0, int(config.get("jobQueueSize", 100)), float(config.get("responseTimeout", 120)))
+    return int(config.get("batchSize", 1)), float(config.get("maxBatchDelay", 0)) / 1000.0
 
 
 def prepare(model: PeerModel, request: dict):

@@ -42,7 +42,7 @@ import litserve as ls
 from fastapi import Depends, HTTPException, Request, Response
 
 from genai_serve.errors import InputError
-from loadtests.peer_common import (MAX_REQUEST_BYTES, TOKEN_REFUSED, BatchStats, Tokens, answer, load_model,
+from loadtests.peer_common import (MAX_REQUEST_BYTES, TOKEN_REFUSED, BatchStats, Tokens, answer, batching, load_model,
                                    parse_args, prepare, run_batch, stats, torchserve_request)
 
 TOKENS = Tokens(None)  # replaced by main() before the HTTP process is forked
@@ -95,12 +95,9 @@ class OneShotAPI(ls.LitAPI):
 def build_server(base: Path, models: list[str]) -> ls.LitServer:
     from genai_serve.registry import load_registry, select
 
-    apis = []
-    for spec in select(load_registry(), models):
-        config = spec.model_config
-        apis.append(OneShotAPI(base, spec.name, int(config.get("batchSize", 1)),
-                               float(config.get("maxBatchDelay", 0)) / 1000.0))
-    timeout = max(float(s.model_config.get("responseTimeout", 120)) for s in select(load_registry(), models))
+    specs = select(load_registry(), models)
+    apis = [OneShotAPI(base, spec.name, *batching(spec)) for spec in specs]
+    timeout = max(float(spec.model_config.get("responseTimeout", 120)) for spec in specs)
     server = ls.LitServer(apis, accelerator="cpu", workers_per_device=1, timeout=timeout, healthcheck_path="/ping",
                           max_payload_size=MAX_REQUEST_BYTES, middlewares=[BatchStats], disable_openapi_url=True)
     server.app.add_api_route("/stats", lambda: stats(), methods=["GET"])
