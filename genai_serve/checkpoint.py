@@ -10,9 +10,10 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 
 def atomic_write_bytes(path: str | os.PathLike, payload: bytes) -> None:
@@ -40,6 +41,8 @@ def save_checkpoint(path, *, net: str, kwargs: dict, state_dict: dict, metrics: 
     """`extra` (optional, e.g. a diffusion normaliser) is stored under "extra" only when given."""
     import io
 
+    import torch
+
     buf = io.BytesIO()
     payload = {"config": {"net": net, "kwargs": kwargs}, "state_dict": state_dict, "metrics": metrics, "data": data}
     if extra is not None:
@@ -50,6 +53,8 @@ def save_checkpoint(path, *, net: str, kwargs: dict, state_dict: dict, metrics: 
 
 def load_checkpoint(path) -> dict:
     """weights_only=True: a checkpoint is data, never code to unpickle."""
+    import torch
+
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
     missing = {"config", "state_dict", "metrics", "data"} - set(ckpt)
     if missing:

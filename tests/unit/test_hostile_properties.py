@@ -23,6 +23,7 @@ from genai_serve.reliability.hostile import CORPUS_SIZE, SHORT, cases_for, finge
 from genai_serve.reliability.case import base_params
 from genai_serve.reliability.strategies import invalid, json_values, odd_text
 from genai_serve.schema import build_request_model, validate
+from loadtests.peer_common import worker_value  # what TorchServe hands a worker for one body or part
 
 REGISTRY = load_registry()
 CORPUS = {name: cases_for(spec) for name, spec in REGISTRY.items()}
@@ -110,19 +111,6 @@ def _binary_fields(spec) -> tuple[str, ...]:
     return max((getattr(v, "binary_fields", ()) for v in vars(module).values() if isinstance(v, type)), key=len)
 
 
-def _worker_value(value: bytes, content_type: str):
-    """What TorchServe's worker hands the handler for one part (ts/protocol/otf_message_handler.py): JSON
-    parsed and text/* decoded where they can be, else the bytes."""
-    try:
-        if content_type == "application/json":
-            return json.loads(value.decode("utf-8"))
-        if content_type.startswith("text"):
-            return value.decode("utf-8")
-    except (ValueError, RecursionError):
-        pass
-    return value
-
-
 def handler_request(case) -> dict | None:
     """The request dict a handler receives for a case, as TorchServe 0.12 builds it (InferenceRequestHandler:
     a form or multipart body becomes one entry per field; anything else is "body", typed by its MIME type
@@ -136,9 +124,9 @@ def handler_request(case) -> dict | None:
         message = email.parser.BytesParser().parsebytes(
             f"Content-Type: {case.content_type}\r\n\r\n".encode() + case.body)
         return {part.get_param("name", header="content-disposition"):
-                _worker_value(part.get_payload(decode=True), part.get_content_type() if part["content-type"] else "")
+                worker_value(part.get_payload(decode=True), part.get_content_type() if part["content-type"] else "")
                 for part in message.get_payload()}
-    return {"body": _worker_value(case.body, mime)}
+    return {"body": worker_value(case.body, mime)}
 
 
 @pytest.mark.parametrize("model", list(REGISTRY))
