@@ -1,7 +1,7 @@
 """Serving benchmarks (issue 6), each side by side in one run against a private TorchServe on free loopback ports
 serving the archives `make all` built (model_store/):
 
-  python -m loadtests.bench_serving [--parts overhead,seed,sweep] [--duration 10] [--users 16]
+  python -m loadtests.bench_serving [--parts overhead,seed,sweep,peers] [--duration 10] [--users 16] [--smoke]
 
   overhead  per model (cnn, gan): served requests/s under Locust vs the same work in-process, at the batch size
             TorchServe formed: (a) the ONNX Runtime session alone, (b) the whole handler (decode, preprocess,
@@ -13,8 +13,10 @@ serving the archives `make all` built (model_store/):
   sweep     batching policy: requests/s and p50/p99 for batchSize / maxBatchDelay / workers settings at 1, 4
             and 16 users (the same archive registered under another name with management-API overrides);
             a PNG plot per model in docs/bench/.
+  peers     issue 16: TorchServe REST and gRPC vs a FastAPI micro-batcher and LitServe on the same model.onnx, and
+            the whole handler in-process, at 1, 4 and 16 users (loadtests/bench_peers.py; `make bench-peers`).
 
-Writes the `serving-overhead`, `seed-path` and `batching-sweep` sections of docs/BENCHMARKS.md.
+Writes the `serving-overhead`, `seed-path`, `batching-sweep` and `serving-peers` sections of docs/BENCHMARKS.md.
 """
 from __future__ import annotations
 
@@ -92,14 +94,16 @@ def sample_request(spec) -> dict:
     return {"body": json.loads(body) if content_type == "application/json" else body}
 
 
-def raw_rates(model: str, batch: int, seconds: float = 4.0) -> dict:
-    """In-process requests/s at `batch` requests per call: the session alone and the whole handler."""
+def raw_rates(model: str, batch: int, seconds: float = 4.0, base: Path | None = None) -> dict:
+    """In-process requests/s at `batch` requests per call: the session alone and the whole handler, on `base`'s
+    artifacts (default: the repo's)."""
     from loadtests.inprocess import build_handler, layout
 
     spec = load_registry()[model]
     with tempfile.TemporaryDirectory() as tmp:
         version = spec.default_version
-        handler = build_handler(spec, version, layout(spec, version, Paths(), Path(tmp), prefer_mar=False))
+        handler = build_handler(spec, version, layout(spec, version, Paths(base or REPO_ROOT), Path(tmp),
+                                                      prefer_mar=False))
         ctx = handler.context
         requests_ = [sample_request(spec) for _ in range(batch)]
         whole = lambda: handler.handle(requests_, ctx)  # noqa: E731
@@ -327,23 +331,46 @@ def plot(model: str, results: dict[tuple, dict[int, LoadResult]]) -> None:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--parts", default="overhead,seed,sweep")
+    parser.add_argument("--parts", default="overhead,seed,sweep,peers")
     parser.add_argument("--duration", type=int, default=10, help="seconds per measured load")
     parser.add_argument("--users", type=int, default=16, help="users for the overhead part")
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds for the seed part")
     parser.add_argument("--seed-models", default=",".join(SEED_USERS), help="models for the seed part")
+    parser.add_argument("--peer-rounds", type=int, default=3, help="alternating rounds for the peers part")
+    parser.add_argument("--peer-users", default="1,4,16", help="users for the peers part")
+    parser.add_argument("--peer-models", default="cnn,gan", help="models for the peers part")
+    parser.add_argument("--warmup", type=int, default=3, help="peers part: warm-up seconds per side at each start")
+    parser.add_argument("--base", type=Path, default=REPO_ROOT,
+                        help="peers part: project dir holding artifacts/ and model_store/ (default: the repo)")
+    parser.add_argument("--docs", type=Path, default=None, help="file to write (default docs/BENCHMARKS.md)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="peers part at the least (1 s loads, 1 round, 1 user, no warm-up): every side answers; "
+                             "writes only to --docs when given")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.parts, args.duration, args.peer_rounds, args.peer_users, args.warmup = "peers", 1, 1, "1", 0
+    docs = args.docs or (None if args.smoke else DOCS / "BENCHMARKS.md")
     machine = f"1-minute load average at start {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores."
     parts = {"overhead": ("serving-overhead", "Serving overhead: TorchServe vs in-process",
                           lambda: overhead(args.duration, args.users)),
              "seed": ("seed-path", "Against the seeds' serving path (FastAPI, eager torch, one at a time)",
                       lambda: seed_path(args.duration, args.rounds, args.seed_models.split(","))),
-             "sweep": ("batching-sweep", "Batching policy sweep", lambda: sweep(args.duration))}
+             "sweep": ("batching-sweep", "Batching policy sweep", lambda: sweep(args.duration)),
+             "peers": ("serving-peers", "Against what a user would run instead: FastAPI and LitServe peers",
+                       lambda: peers_part(args))}
     for part in args.parts.split(","):
         key, title, run = parts[part]
-        text = run() + "\n\n" + machine
+        text = run() + ("" if part == "peers" else "\n\n" + machine)  # the peers part names its machine itself
         print(text, flush=True)
-        replace_section(DOCS / "BENCHMARKS.md", key, title, text)
+        if docs is not None:
+            replace_section(docs, key, title, text)
+
+
+def peers_part(args) -> str:
+    from loadtests.bench_peers import peers
+
+    return peers(args.duration, args.peer_rounds, [int(n) for n in args.peer_users.split(",")],
+                 args.peer_models.split(","), warmup=args.warmup, base=args.base)
 
 
 if __name__ == "__main__":

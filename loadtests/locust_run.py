@@ -1,16 +1,16 @@
 """Run one bounded, headless Locust load and read back its numbers (the benchmarks' single way to load a server).
 
-Besides Locust's own stats it records where the CPU went while it ran (TorchServe's JVM, its Python workers,
-Locust itself: the client shares the 2 cores with the server, so its share is part of every served figure)
-and how many requests each handler call received (the batch sizes TorchServe formed, from the
+Besides Locust's own stats it records where the CPU went while it ran, per process group (TorchServe's JVM and
+its Python workers, a peer's process tree, and Locust itself: the client shares the 2 cores with the server, so its
+share is part of every served figure), both read inside Locust as its test starts and stops (loadtests/
+locust_probe.py), and how many requests each handler call received (the batch sizes TorchServe formed, from the
 HandlerRequests metric our handlers emit per batch).
 """
 from __future__ import annotations
 
-import csv
+import json
 import os
 import re
-import resource
 import subprocess
 import sys
 import tempfile
@@ -23,6 +23,8 @@ from genai_serve.registry import REPO_ROOT
 
 LOCUSTFILE = REPO_ROOT / "loadtests" / "locustfile.py"
 SEED_LOCUSTFILE = REPO_ROOT / "loadtests" / "seed_locustfile.py"
+GRPC_LOCUSTFILE = REPO_ROOT / "loadtests" / "grpc_locustfile.py"
+PROBE = REPO_ROOT / "loadtests" / "locust_probe.py"
 
 
 TOKEN_MODELS = {"gpt2_qa"}  # text generators whose responses say how many tokens they generated
@@ -55,63 +57,81 @@ class LoadResult:
     batch_mean: float | None = None
     tok_s: float | None = None  # only for users that record tokens
 
+    def cpu_ms(self, *groups: str) -> float:
+        """CPU milliseconds per answered request, summed over `groups` (all of them when none is named)."""
+        spent = sum(v for k, v in self.cpu_s.items() if k in groups or not groups)
+        return 1000 * spent / self.requests if self.requests else float("nan")
+
+
+class ProcessGroups:
+    """Named groups of server processes, {name: [pid, ...]}, whose CPU time a load run records. A process that
+    has exited keeps its last reading, so a group's time never goes backwards."""
+
+    def __init__(self, pids: dict[str, list[int]]):
+        self.pids = {name: list(group) for name, group in pids.items()}
+        self._last: dict[int, float] = {}
+
+    def cpu_seconds(self) -> dict[str, float]:
+        return {name: sum(self._cpu(pid) for pid in group) for name, group in self.pids.items()}
+
+    def _cpu(self, pid: int) -> float:
+        try:
+            times = psutil.Process(pid).cpu_times()
+            self._last[pid] = times.user + times.system
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
+        return self._last.get(pid, 0.0)
+
+
+def torchserve_groups(pid: int) -> dict[str, list[int]]:
+    """TorchServe's processes: the frontend ("jvm", the pid) and every process below it ("workers")."""
+    return {"jvm": [pid], "workers": [p.pid for p in psutil.Process(pid).children(recursive=True)]}
+
+
+def tree_group(name: str, pid: int) -> dict[str, list[int]]:
+    """One group: `pid` and every process below it (a peer and, for LitServe, its HTTP, Manager and workers)."""
+    return {name: [pid] + [p.pid for p in psutil.Process(pid).children(recursive=True)]}
+
 
 def run_locust(host: str, models: str, users: int, duration: str, env: dict | None = None,
-               locustfile: Path = LOCUSTFILE, server_pid: int | None = None, logs: Path | None = None) -> LoadResult:
-    """`users` closed-loop users for `duration` against `host`. With `server_pid` (the TorchServe JVM) the CPU
-    time of the JVM and its workers is recorded; with `logs` (the server's log dir) the mean batch size."""
-    procs = _server_processes(server_pid)
-    before = {name: _cpu(ps) for name, ps in procs.items()}
-    child_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+               locustfile: Path = LOCUSTFILE, server_pid: int | None = None, logs: Path | None = None,
+               groups: dict[str, list[int]] | None = None) -> LoadResult:
+    """`users` closed-loop users for `duration` against `host`. CPU time is recorded for `groups` ({name: pids})
+    or, with `server_pid` (the TorchServe frontend), for its "jvm" and "workers"; always for "locust". With `logs`
+    (the server's log dir), the mean batch size."""
+    if groups is None:
+        groups = torchserve_groups(server_pid) if server_pid is not None else {}
     batches_from = _metrics_size(logs)
     with tempfile.TemporaryDirectory() as tmp:
-        prefix = Path(tmp) / "stats"
-        done = subprocess.run([sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "-u", str(users),
-                               "-r", str(users), "-t", duration, "--host", host, "--csv", str(prefix), "--only-summary",
+        probe = Path(tmp) / "probe.json"
+        done = subprocess.run([sys.executable, "-m", "locust", "-f", f"{locustfile},{PROBE}", "--headless",
+                               "-u", str(users), "-r", str(users), "-t", duration, "--host", host, "--only-summary",
                                "--loglevel", "WARNING"],
-                              env={**os.environ, "GENAI_MODELS": models, **(env or {})}, capture_output=True,
-                              text=True, timeout=600)
+                              env={**os.environ, "GENAI_MODELS": models, **(env or {}),
+                                   "GENAI_CPU_GROUPS": json.dumps(groups), "GENAI_PROBE_OUT": str(probe)},
+                              capture_output=True, text=True, timeout=600)
         if done.returncode not in (0, 1):  # 1: some requests failed, which the stats report; anything else broke
             raise RuntimeError(f"locust exited {done.returncode}: {done.stderr[-2000:]}")
-        with open(f"{prefix}_stats.csv") as fh:
-            rows = {r["Name"]: r for r in csv.DictReader(fh)}
+        if not probe.exists():
+            raise RuntimeError(f"locust wrote no stats through {PROBE.name}: {done.stderr[-2000:]}")
+        measured = json.loads(probe.read_text())
+    rows = measured["stats"]
     tokens = rows.pop(TOKENS, None)
     real = [r for name, r in rows.items() if name != "Aggregated"]
     # A tokens row would mix zero-time pseudo-requests into "Aggregated": with one real row, read that one;
     # with several (a mixed run), count requests from the real rows (percentiles stay Aggregated's).
     row = real[0] if tokens and len(real) == 1 else dict(rows["Aggregated"])
     if tokens and len(real) > 1:
-        row.update({key: str(sum(float(r[key]) for r in real)) for key in ("Requests/s", "Request Count", "Failure Count")})
-    child_after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = {name: _cpu(ps) - before[name] for name, ps in procs.items()}
-    cpu["locust"] = (child_after.ru_utime + child_after.ru_stime) - (child_before.ru_utime + child_before.ru_stime)
-    return LoadResult(rps=float(row["Requests/s"]), p50=_number(row["50%"]), p99=_number(row["99%"]),
-                      requests=int(float(row["Request Count"])), failures=int(float(row["Failure Count"])), cpu_s=cpu,
+        row.update({key: sum(r[key] for r in real) for key in ("rps", "requests", "failures")})
+    return LoadResult(rps=row["rps"], p50=_number(row["p50"]), p99=_number(row["p99"]), requests=row["requests"],
+                      failures=row["failures"], cpu_s=measured["cpu_s"],
                       batch_mean=_batch_mean(logs, batches_from, models),
-                      tok_s=float(tokens["Requests/s"]) * float(tokens["Average Content Size"]) if tokens else None)
+                      tok_s=tokens["rps"] * tokens["content"] if tokens else None)
 
 
-def _number(cell: str) -> float:
-    """Locust writes N/A for the percentiles of a run in which no request finished."""
-    return float("nan") if cell == "N/A" else float(cell)
-
-
-def _server_processes(pid: int | None) -> dict[str, list[psutil.Process]]:
-    if pid is None:
-        return {}
-    jvm = psutil.Process(pid)
-    return {"jvm": [jvm], "workers": jvm.children(recursive=True)}
-
-
-def _cpu(processes: list[psutil.Process]) -> float:
-    total = 0.0
-    for p in processes:
-        try:
-            t = p.cpu_times()
-            total += t.user + t.system
-        except psutil.NoSuchProcess:
-            pass
-    return total
+def _number(value: float | None) -> float:
+    """No percentile for a run in which no request finished."""
+    return float("nan") if value is None else float(value)
 
 
 # Each handler call logs "HandlerRequests.Count:<n>|#ModelName:<model>,..." (handlers/base.py): one line per batch.

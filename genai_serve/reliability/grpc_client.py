@@ -33,23 +33,34 @@ def stubs():
                                                       "management_pb2_grpc"))
 
 
+def metadata(token: str | None) -> list[tuple[str, str]]:
+    return [("authorization", f"Bearer {token}")] if token else []
+
+
+def inference_stub(channel):
+    """The inference service on an open channel (a load generator keeps one per user; `predict` opens its own)."""
+    return stubs()[1].InferenceAPIsServiceStub(channel)
+
+
+def predictions(stub, model: str, body: bytes, token: str | None, timeout: float = 30) -> bytes:
+    """One Predictions call on `stub`, the body as the request's `data` input (what the REST body becomes at the
+    worker); returns the reply's bytes or raises grpc.RpcError."""
+    request = stubs()[0].PredictionsRequest(model_name=model, input={"data": body})
+    return stub.Predictions(request, metadata=metadata(token), timeout=timeout).prediction
+
+
 def predict(port: int, model: str, body: bytes, token: str | None, timeout: float = 30):
-    """Predictions over gRPC; returns the reply's bytes or raises grpc.RpcError."""
+    """Predictions over gRPC on a channel of its own; returns the reply's bytes or raises grpc.RpcError."""
     import grpc
 
-    inference_pb2, inference_pb2_grpc, _, _ = stubs()
-    metadata = [("authorization", f"Bearer {token}")] if token else []
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-        stub = inference_pb2_grpc.InferenceAPIsServiceStub(channel)
-        request = inference_pb2.PredictionsRequest(model_name=model, input={"data": body})
-        return stub.Predictions(request, metadata=metadata, timeout=timeout).prediction
+        return predictions(inference_stub(channel), model, body, token, timeout)
 
 
 def list_models(port: int, token: str | None, timeout: float = 30) -> str:
     import grpc
 
     _, _, management_pb2, management_pb2_grpc = stubs()
-    metadata = [("authorization", f"Bearer {token}")] if token else []
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
         stub = management_pb2_grpc.ManagementAPIsServiceStub(channel)
-        return stub.ListModels(management_pb2.ListModelsRequest(), metadata=metadata, timeout=timeout).msg
+        return stub.ListModels(management_pb2.ListModelsRequest(), metadata=metadata(token), timeout=timeout).msg
