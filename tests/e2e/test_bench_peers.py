@@ -1,0 +1,62 @@
+"""The `peers` part of the serving benchmark (loadtests/bench_peers.py via `python -m loadtests.bench_serving
+--smoke`) end to end on cnn and gan exported from random weights (tests/conftest.py random_exports) and archived
+into the same temp project: a real TorchServe answers over REST and gRPC, then each peer as a real subprocess, one
+server at a time, 1 user for 1 s each, one round; the in-process handler row follows. Every side must answer with
+no failure and the written section must hold a row for every side. No speed is asserted."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from genai_serve.registry import REPO_ROOT
+
+pytestmark = pytest.mark.e2e
+
+MODELS = ["cnn", "gan"]
+SIDES = ["TorchServe REST", "TorchServe gRPC", "FastAPI peer", "LitServe peer"]
+
+
+@pytest.fixture(scope="module")
+def archived(random_exports):
+    subprocess.run([sys.executable, "-m", "export.archive", *MODELS, "--base", str(random_exports.base)],
+                   cwd=REPO_ROOT, check=True, timeout=120)
+    return random_exports
+
+
+@pytest.mark.timeout(240)
+def test_every_side_answers_and_the_section_has_a_row_for_each(archived, tmp_path, capsys):
+    from loadtests.bench_serving import main
+
+    docs = tmp_path / "BENCHMARKS.md"
+    main(["--smoke", "--base", str(archived.base), "--docs", str(docs), "--peer-models", ",".join(MODELS)])
+    text = docs.read_text()
+    section = text.split("<!-- bench:serving-peers -->", 1)[1].split("<!-- /bench:serving-peers -->", 1)[0]
+    assert "## Against what a user would run instead" in text and "Command: `python -m loadtests.bench_serving" \
+        in section
+    found = tables(section)
+    assert [model for model, _ in found] == MODELS
+    for model, table in found:
+        rows = {cells[0]: cells for cells in table}
+        assert set(rows) == {*SIDES, "handler in-process"}, (model, list(rows))
+        for side in SIDES:
+            failures, requests = (int(n) for n in rows[side][-1].split(" / "))
+            assert failures == 0 and requests > 0, (model, side, rows[side])
+            assert rows[side][1] == "1"  # users
+        assert float(rows["handler in-process"][2]) > 0
+    for model in MODELS:
+        assert re.search(rf"issue 16 done-when for {model}: \*\*(met|not met)\*\* \(the done-when is stated at 16",
+                         section), section
+    assert "| TorchServe gRPC |" in capsys.readouterr().out  # the part prints what it writes
+
+
+def tables(section: str) -> list[tuple[str, list[list[str]]]]:
+    """(model, its table's rows as cells) per model, header and rule rows left out."""
+    out = []
+    for block in section.split("\n**")[1:]:
+        model = block.split("**", 1)[0]
+        lines = [line for line in block.splitlines() if line.startswith("| ") and not line.startswith("| side ")]
+        out.append((model, [[cell.strip() for cell in line.strip("|").split("|")] for line in lines]))
+    return out
