@@ -22,6 +22,7 @@ itself, which shares the cores with the server.
 """
 from __future__ import annotations
 
+import os
 import platform
 import statistics
 import tempfile
@@ -174,20 +175,18 @@ def peers(seconds: int, rounds: int, users: list[int], models: list[str], warmup
           base: Path | None = None) -> str:
     """Run the part and return its markdown (the `serving-peers` section of docs/BENCHMARKS.md)."""
     base = Path(base or REPO_ROOT)
-    load_at_start = platform_line()
+    machine = platform_line()
     raw = run(models, users, rounds, seconds, warmup, base)
     summary = {key: Summary.of(runs) for key, runs in raw.items()}
     tables = {(m, n): {side: summary[(side, m, n)] for side in SIDES} for m in models for n in users}
     best = {key: best_of(table, OURS) for key, table in tables.items()}
     handler = handler_rates(best, min(4.0, float(seconds)), base)
-    return render(tables, best, handler, models, users, seconds, rounds, warmup, load_at_start)
+    return render(tables, best, handler, models, users, seconds, rounds, warmup, machine)
 
 
 # -- the report ---------------------------------------------------------------------------------------------------
 def platform_line() -> str:
     """The machine as the report names it: CPU model, cores, load when the part started."""
-    import os
-
     model = platform.processor() or platform.machine()
     try:
         model = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
