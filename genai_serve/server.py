@@ -27,6 +27,7 @@ from genai_serve.registry import REPO_ROOT, ModelSpec, load_registry
 
 CONFIG_TEMPLATE = REPO_ROOT / "config.properties"
 LOG_CONFIG = REPO_ROOT / "log4j2.xml"
+WORKER_SITE = Path(__file__).resolve().parent / "worker_site"  # its sitecustomize.py runs in every worker
 PORT_KEYS = {
     "inference": "inference_address",
     "management": "management_address",
@@ -101,9 +102,12 @@ class Server:
     def env(self) -> dict[str, str]:
         # TorchServe keeps its pid file in $TMPDIR and unpacks models under $TEMP: both inside run/,
         # so two servers (make serve, the tests) never share or clobber each other's state.
+        # PYTHONPATH: worker_site/sitecustomize.py defers the `import torch` of TorchServe's worker protocol until
+        # a handler uses torch (~280 MB per ONNX-only worker); the JVM hands its environment to every worker.
         tmp = self.run_dir / "tmp"
+        python_path = os.pathsep.join(p for p in (str(WORKER_SITE), os.environ.get("PYTHONPATH", "")) if p)
         return {**os.environ, "TMPDIR": str(tmp), "TEMP": str(tmp), "LOG_LOCATION": str(self.workdir / "logs"),
-                "METRICS_LOCATION": str(self.workdir / "logs")}
+                "METRICS_LOCATION": str(self.workdir / "logs"), "PYTHONPATH": python_path}
 
     def bind_address(self, api: str) -> str:
         if api.startswith("grpc"):
