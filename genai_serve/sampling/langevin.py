@@ -6,11 +6,15 @@ Batching several requests into one call gives each request the same result as ru
     draws `randn((rows, C, H, W), generator=its_gen)`, exactly what it draws alone with `generator=its_gen`;
   * steps: pass a (B,) tensor; a row whose count is reached stops changing (and stops being evaluated).
 """
+from __future__ import annotations  # annotations stay unevaluated: importing this module reads nothing of torch
+
 from typing import Callable, Optional, Sequence, Tuple, Union
 
 import torch
 
-Number = Union[float, int, torch.Tensor]
+# A string, so that the diffusion worker, which imports this package but never runs Langevin, does not load torch
+# by defining the alias (genai_serve/worker_site/sitecustomize.py defers torch until first use).
+Number = Union[float, int, "torch.Tensor"]
 
 
 def _per_row(value: Number, batch: int, like: torch.Tensor) -> torch.Tensor:
