@@ -21,3 +21,10 @@ def test_a_short_soak_answers_everything_restarts_no_worker_and_measures_every_p
     last = result["samples"][-1]
     assert last["pss_total"] < last["rss_total"]  # the workers share libraries: PSS counts them once
     assert "<polyline" in svg_plot(result["samples"], result["warmup"])
+    # TorchServe's worker protocol imports torch at module level; worker_site/sitecustomize.py defers it, so the
+    # workers that run ONNX Runtime graphs never map libtorch after serving, and ebm (a torch model) still does
+    libraries = {p["role"].split()[0]: p["libraries"] for p in result["processes"]}
+    for name in {"cnn", "gan", "lstm", "diffusion", "gpt2_qa"} & set(libraries):
+        assert "torch" not in libraries[name] and "onnxruntime" in libraries[name], (name, libraries[name])
+    if "ebm" in libraries:
+        assert "torch" in libraries["ebm"], libraries["ebm"]
