@@ -99,20 +99,23 @@ def memory_cuts(processes: list[dict]) -> list[str]:
     jvm = sum(p["pss_mb"] for p in processes if p["role"] == "jvm")
     own = sum(p["uss_mb"] for p in workers)
     shared = sum(p["pss_mb"] - p["uss_mb"] for p in workers)
-    onnx_with_torch = [p["role"] for p in workers if {"torch", "onnxruntime"} <= set(p["libraries"])]
+    with_torch = [p for p in workers if "torch" in p["libraries"]]
+    torch_pss = sum(p["pss_mb"] for p in with_torch)
     return [
         f"What it costs: the JVM {jvm:,.0f} MB PSS; {len(workers)} workers {own:,.0f} MB of their own pages (USS: "
         f"the model, its session, Python's heap) plus {shared:,.0f} MB, their shares of the pages they map together "
-        "(Python, numpy, libtorch, onnxruntime code). What would cut it: (1) **libtorch in every "
-        "worker**: TorchServe's worker protocol (ts/protocol/otf_message_handler.py) imports torch at module level, "
-        f"so the workers that serve an ONNX Runtime graph map libtorch too ({len(onnx_with_torch)} here: "
-        f"{', '.join(onnx_with_torch) or 'none'}); a torch-free worker would need a patched TorchServe, "
-        "which the archived 0.12.0 rules out for us, or our portable genai_serve/ logic behind a different server; "
-        "(2) **fewer workers**: a served version needs at least one worker of its own (TorchServe runs one "
-        "model per worker process); "
-        "versions nobody calls can be unregistered (`make ctl`), each gives back its own USS and its share; "
-        "(3) **the JVM heap**: with no `vmargs` in config.properties the JDK's default cap applies (a quarter of "
-        "RAM); `vmargs=-Xmx256m` would bound it (not set here: the JVM's PSS above is what it actually used)."]
+        f"(Python, numpy, onnxruntime code). Workers that map libtorch: {len(with_torch)} "
+        f"({', '.join(p['role'] for p in with_torch) or 'none'}; {torch_pss:,.0f} MB PSS together). TorchServe's "
+        "worker protocol imports torch at module level, which cost every worker ~280 MB of its own; "
+        "genai_serve/worker_site/sitecustomize.py defers that import until a handler uses torch, so only these "
+        "load it (README, \"Workers load torch only when they use it\"). What would cut it further: (1) **no torch "
+        "where it is only probed**: spaCy's thinc imports torch if it is installed, so the embeddings worker loads it "
+        "for nothing; (2) **ebm on ONNX Runtime**: Langevin needs the energy's gradient, which an exported graph "
+        "would have to provide (a gradient graph), then no worker would need torch; (3) **fewer workers**: a "
+        "served version needs at least one worker of its own (TorchServe runs one model per worker process); "
+        "versions nobody calls can be unregistered (`make ctl`); (4) **the JVM heap**: with no `vmargs` in "
+        "config.properties the JDK's default cap applies (a quarter of RAM); `vmargs=-Xmx256m` would bound it "
+        "(not set here: the JVM's PSS above is what it actually used)."]
 
 
 def main(argv=None) -> int:

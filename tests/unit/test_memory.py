@@ -24,7 +24,7 @@ def test_totals_split_the_jvm_from_the_workers():
     assert (t["pss_jvm"], t["pss_workers"], t["pss_total"]) == (250, 300, 550)
 
 
-def test_memory_cuts_names_the_onnx_workers_that_map_libtorch_and_sums_own_and_shared_pages():
+def test_memory_cuts_names_the_workers_that_map_libtorch_and_sums_own_and_shared_pages():
     from genai_serve.reliability.run import memory_cuts
 
     text = memory_cuts([
@@ -34,4 +34,4 @@ def test_memory_cuts_names_the_onnx_workers_that_map_libtorch_and_sums_own_and_s
     ])[0]
     assert "the JVM 300 MB PSS; 2 workers 180 MB of their own pages" in text
     assert "plus 170 MB, their shares" in text
-    assert "(1 here: cnn 1.0)" in text
+    assert "Workers that map libtorch: 2 (cnn 1.0, embeddings 1.0; 350 MB PSS together)" in text
