@@ -31,6 +31,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
+from starlette.requests import ClientDisconnect
 
 from genai_serve.errors import InputError
 from loadtests.peer_common import (MAX_REQUEST_BYTES, BatchStats, PeerModel, Tokens, answer, load_model, parse_args,
@@ -138,6 +139,8 @@ def create_app(base: Path, models: list[str], key_file: Path | None = None) -> F
             item = prepare(batcher.model, await torchserve_request(request))
         except InputError as exc:
             return json_response(*answer(exc))
+        except ClientDisconnect:  # the client left mid-body (Locust stopping): nobody to answer, nothing to log
+            return Response(status_code=499)
         try:
             (status, body), size = await batcher.submit(item)
         except asyncio.QueueFull:
