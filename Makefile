@@ -16,7 +16,7 @@ DEVICE      ?=
 ARGS        ?=
 TRAIN_ARGS  := $(if $(DATA_DIR),--data-dir $(DATA_DIR)) $(if $(DOWNLOAD),--download)
 
-.PHONY: help setup check-java train export archive serve stop status smoke test test-unit test-e2e clean distclean all curl-examples loadtest bench bench-batching bench-samplers bench-gpt2 bench-gpt2-served bench-serving bench-peers bench-iterative gallery gpu-check reliability soak lint-docker validate-k8s kserve-bundle ctl models promote rollback
+.PHONY: help setup check-java train export archive serve stop status smoke test test-unit test-e2e clean distclean all curl-examples loadtest bench bench-batching bench-samplers bench-gpt2 bench-gpt2-served bench-serving bench-peers bench-cuts bench-iterative gallery gpu-check reliability soak lint-docker validate-k8s kserve-bundle ctl models promote rollback
 
 help: ## list targets
 	@grep -E '^[a-zA-Z%_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -90,6 +90,9 @@ bench-serving: setup ## served vs in-process, vs the seeds' FastAPI path, batchi
 
 bench-peers: setup ## only the peers part of bench-serving: TorchServe REST + gRPC vs FastAPI and LitServe peers vs the in-process handler, cnn/gan at 1/4/16 users, 3 rotated rounds
 	$(PY) -m loadtests.bench_serving --parts peers --duration $(or $(BENCH_SECONDS),10)
+
+bench-cuts: setup ## each cost cut on the cnn/gan path measured alone (in-process pairs) + TorchServe settings (workers, netty threads) served; writes docs/BENCHMARKS.md
+	$(PY) -m loadtests.bench_serving --parts cuts,settings --duration $(or $(BENCH_SECONDS),10)
 
 bench-batching: setup ## only the batching-policy sweep of bench-serving (cnn, gan; plots in docs/bench/)
 	$(PY) -m loadtests.bench_serving --parts sweep --duration $(or $(BENCH_SECONDS),10)

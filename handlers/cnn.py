@@ -22,7 +22,7 @@ class CnnHandler(BaseHandler):
     def parse(self, decoded, params):
         if decoded.raw is None:
             raise InputError("no image: send image bytes, a multipart field 'file', or JSON {'image': base64}", "image")
-        img = decode_image(decoded.raw, decoded.raw_field or "image")
+        img = decode_image(decoded.raw, decoded.raw_field or "image", draft_size=self.image_size)
         return cnn_input(img, self.image_size), params.topk
 
     def infer(self, items):

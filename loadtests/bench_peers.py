@@ -11,6 +11,8 @@ thread count (genai_serve/runtime.py thread_budget) and the registry's sample pa
   TorchServe gRPC     loadtests/grpc_locustfile.py: the same body as Predictions' `data`, same server
   FastAPI peer        loadtests/peer_fastapi.py     (peer_common.peer_server: a subprocess, its own process group)
   LitServe peer       loadtests/peer_litserve.py
+  seed app            loadtests/seed_app.py: seed 1's FastAPI endpoints on eager torch, one request at a time, on the
+                      checkpoints (not the ONNX graph), with loadtests/seed_locustfile.py sending seed 1's requests
   handler in-process  bench_serving.raw_rates: the whole handler called as TorchServe calls it, at the mean batch
                       our best path formed, no server and no client: the ceiling a server approaches
 
@@ -36,13 +38,14 @@ from typing import Callable
 import requests
 
 from genai_serve.registry import REPO_ROOT, Paths
-from loadtests.locust_run import (GRPC_LOCUSTFILE, LOCUSTFILE, LoadResult, run_locust, torchserve_groups,
-                                  tree_group)
+from loadtests.locust_run import (GRPC_LOCUSTFILE, LOCUSTFILE, SEED_LOCUSTFILE, LoadResult, run_locust,
+                                  torchserve_groups, tree_group)
 
 OURS = ("TorchServe REST", "TorchServe gRPC")
 PEERS = {"fastapi": "FastAPI peer", "litserve": "LitServe peer"}
-SIDES = OURS + tuple(PEERS.values())
-SERVERS = ("torchserve", *PEERS)
+SEED = "seed app"  # the seeds' own serving path, kept beside the peers so its ratio comes from the same run
+SIDES = OURS + tuple(PEERS.values()) + (SEED,)
+SERVERS = ("torchserve", *PEERS, "seed")
 HANDLER = "handler in-process"
 USERS = (1, 4, 16)
 DONE_USERS = 16  # issue 16's done-when is stated at 16 users
@@ -64,7 +67,7 @@ class Target:
 @contextmanager
 def serve(kind: str, models: list[str], base: Path, workdir: Path):
     """Start one server ("torchserve" or a peer) on `base`'s artifacts; yield its Target; stop it."""
-    from loadtests.bench_serving import defaults, private_server
+    from loadtests.bench_serving import defaults, private_server, seed_app
     from loadtests.peer_common import peer_server
 
     if kind == "torchserve":
@@ -73,6 +76,10 @@ def serve(kind: str, models: list[str], base: Path, workdir: Path):
             yield Target({OURS[0]: (server.url("inference"), LOCUSTFILE), OURS[1]: (grpc, GRPC_LOCUSTFILE)},
                          {"GENAI_KEY_FILE": str(server.key_file)}, lambda: torchserve_groups(server.pid()),
                          logs=server.workdir / "logs")
+        return
+    if kind == "seed":  # seed 1's FastAPI app: eager torch on the checkpoints, one request at a time, no token
+        with seed_app(models, project=base) as (url, proc):
+            yield Target({SEED: (url, SEED_LOCUSTFILE)}, {}, lambda: tree_group("seed", proc.pid))
         return
     key_file = workdir / f"{kind}-key_file.json"  # the peer checks tokens as TorchServe does (written if missing)
     with peer_server(kind, models, base=base, key_file=key_file) as (url, proc):
@@ -234,6 +241,7 @@ def verdict(model: str, top: int, tables: dict, best: dict, handler: dict) -> li
     side, ours = best[(model, top)]
     rate, batch, _ = handler[(model, top)]
     peer_side, peer = best_of(tables[(model, top)], PEERS.values())
+    seed = tables[(model, top)][SEED]
     share = ours.rps / rate if rate else float("nan")
     ratio = ours.rps / peer.rps if peer.rps else float("inf")
     share_met = share >= HANDLER_SHARE
@@ -244,6 +252,8 @@ def verdict(model: str, top: int, tables: dict, best: dict, handler: dict) -> li
             f"{batch}, {rate:.0f} req/s) = **{share:.2f}** (>= {HANDLER_SHARE}: {_yes(share_met)})",
             f"- ours / best peer ({peer_side}, {peer.rps:.0f} req/s, p99 {peer.p99:.0f} ms) = **{ratio:.2f}x** at "
             f"our p99 {ours.p99:.0f} ms (>= {PEER_RATIO:.1f}x at an equal or lower p99: {_yes(peer_met)})",
+            f"- ours / {SEED} (seed 1's FastAPI + eager torch path, same run) = **{ours.rps / seed.rps if seed.rps else float('inf'):.1f}x** "
+            f"(p99 {ours.p99:.0f} vs {seed.p99:.0f} ms)",
             f"- issue 16 done-when for {model}: **{'met' if share_met and peer_met else 'not met'}**{scope}"]
 
 

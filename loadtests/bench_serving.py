@@ -1,7 +1,7 @@
 """Serving benchmarks (issue 6), each side by side in one run against a private TorchServe on free loopback ports
 serving the archives `make all` built (model_store/):
 
-  python -m loadtests.bench_serving [--parts overhead,seed,sweep,peers] [--duration 10] [--users 16] [--smoke]
+  python -m loadtests.bench_serving [--parts overhead,seed,sweep,cuts,settings,peers] [--duration 10] [--smoke]
 
   overhead  per model (cnn, gan): served requests/s under Locust vs the same work in-process, at the batch size
             TorchServe formed: (a) the ONNX Runtime session alone, (b) the whole handler (decode, preprocess,
@@ -14,9 +14,13 @@ serving the archives `make all` built (model_store/):
             and 16 users (the same archive registered under another name with management-API overrides);
             a PNG plot per model in docs/bench/.
   peers     issue 16: TorchServe REST and gRPC vs a FastAPI micro-batcher and LitServe on the same model.onnx, and
-            the whole handler in-process, at 1, 4 and 16 users (loadtests/bench_peers.py; `make bench-peers`).
+            the whole handler in-process and the seed app, at 1, 4 and 16 users (loadtests/bench_peers.py;
+            `make bench-peers`).
+  cuts      issue 16: each cost cut on the one-shot path, before beside after, in-process (loadtests/bench_cuts.py;
+  settings  `make bench-cuts`) and TorchServe settings served: workers per model, netty threads.
 
-Writes the `serving-overhead`, `seed-path`, `batching-sweep` and `serving-peers` sections of docs/BENCHMARKS.md.
+Writes the `serving-overhead`, `seed-path`, `batching-sweep`, `serving-cuts`, `serving-settings` and `serving-peers`
+sections of docs/BENCHMARKS.md.
 """
 from __future__ import annotations
 
@@ -194,7 +198,8 @@ def overhead(duration: int, users: int) -> str:
 # -- 2. the seeds' serving path -----------------------------------------------------------------------------------
 @contextmanager
 def seed_app(models: list[str], project: Path | None = None):
-    """loadtests/seed_app.py under uvicorn on a free loopback port, on `project`'s checkpoints (default: the repo)."""
+    """loadtests/seed_app.py under uvicorn on a free loopback port, on `project`'s checkpoints (default: the repo).
+    Yields (its URL, its process)."""
     from tests.e2e.conftest import free_ports
 
     port = free_ports(1)[0]
@@ -212,7 +217,7 @@ def seed_app(models: list[str], project: Path | None = None):
                 time.sleep(0.5)
         else:
             raise RuntimeError("the seed app did not start in 120 s")
-        yield url
+        yield url, proc
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -223,7 +228,7 @@ def seed_path(duration: int, rounds: int, models: list[str]) -> str:
     results: dict[str, dict[str, list[LoadResult]]] = {m: {"ours": [], "seed": []} for m in models}
     # Both sides get the machine's cores: torch in the seed app uses them all by default; our workers would
     # otherwise split them with the whole registry's workers (genai_serve/runtime.py thread_budget).
-    with private_server(defaults(models), threads=os.cpu_count()) as server, seed_app(models) as seed_url:
+    with private_server(defaults(models), threads=os.cpu_count()) as server, seed_app(models) as (seed_url, _):
         for model in models:
             users = SEED_USERS[model]
             warm = max(3, duration // 2)  # long enough for a few of the slowest requests (diffusion: ~1 s each)
@@ -331,7 +336,8 @@ def plot(model: str, results: dict[tuple, dict[int, LoadResult]]) -> None:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--parts", default="overhead,seed,sweep,peers")
+    parser.add_argument("--parts", default=None, help="default: overhead,seed,sweep,cuts,settings,peers "
+                        "(with --smoke: peers)")
     parser.add_argument("--duration", type=int, default=10, help="seconds per measured load")
     parser.add_argument("--users", type=int, default=16, help="users for the overhead part")
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds for the seed part")
@@ -339,16 +345,20 @@ def main(argv=None) -> None:
     parser.add_argument("--peer-rounds", type=int, default=3, help="alternating rounds for the peers part")
     parser.add_argument("--peer-users", default="1,4,16", help="users for the peers part")
     parser.add_argument("--peer-models", default="cnn,gan", help="models for the peers part")
-    parser.add_argument("--warmup", type=int, default=3, help="peers part: warm-up seconds per side at each start")
+    parser.add_argument("--settings-users", default="1,16", help="users for the settings part")
+    parser.add_argument("--warmup", type=int, default=8, help="peers part: warm-up seconds per side at each start")
     parser.add_argument("--base", type=Path, default=REPO_ROOT,
                         help="peers part: project dir holding artifacts/ and model_store/ (default: the repo)")
     parser.add_argument("--docs", type=Path, default=None, help="file to write (default docs/BENCHMARKS.md)")
     parser.add_argument("--smoke", action="store_true",
-                        help="peers part at the least (1 s loads, 1 round, 1 user, no warm-up): every side answers; "
+                        help="the named parts (default peers) at the least (1 s loads, 1 round, 1 user, no warm-up): "
+                             "every side answers; "
                              "writes only to --docs when given")
     args = parser.parse_args(argv)
     if args.smoke:
-        args.parts, args.duration, args.peer_rounds, args.peer_users, args.warmup = "peers", 1, 1, "1", 0
+        args.parts = args.parts or "peers"
+        args.duration, args.peer_rounds, args.peer_users, args.settings_users, args.warmup = 1, 1, "1", "1", 0
+    args.parts = args.parts or "overhead,seed,sweep,cuts,settings,peers"
     docs = args.docs or (None if args.smoke else DOCS / "BENCHMARKS.md")
     machine = f"1-minute load average at start {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores."
     parts = {"overhead": ("serving-overhead", "Serving overhead: TorchServe vs in-process",
@@ -357,13 +367,30 @@ def main(argv=None) -> None:
                       lambda: seed_path(args.duration, args.rounds, args.seed_models.split(","))),
              "sweep": ("batching-sweep", "Batching policy sweep", lambda: sweep(args.duration)),
              "peers": ("serving-peers", "Against what a user would run instead: FastAPI and LitServe peers",
-                       lambda: peers_part(args))}
+                       lambda: peers_part(args)),
+             "cuts": ("serving-cuts", "Cost cuts on the one-shot path, each measured alone",
+                      lambda: cuts_part(args)),
+             "settings": ("serving-settings", "TorchServe settings for the one-shot models",
+                          lambda: settings_part(args))}
     for part in args.parts.split(","):
         key, title, run = parts[part]
         text = run() + ("" if part == "peers" else "\n\n" + machine)  # the peers part names its machine itself
         print(text, flush=True)
         if docs is not None:
             replace_section(docs, key, title, text)
+
+
+def cuts_part(args) -> str:
+    from loadtests.bench_cuts import cuts
+
+    return cuts(args.base, rounds=1 if args.smoke else 5, seconds=0.1 if args.smoke else 1.0)
+
+
+def settings_part(args) -> str:
+    from loadtests.bench_cuts import settings
+
+    return settings(args.base, [int(n) for n in args.settings_users.split(",")], 1 if args.smoke else args.peer_rounds,
+                    args.duration, args.peer_models.split(","))
 
 
 def peers_part(args) -> str:

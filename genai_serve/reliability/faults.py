@@ -27,9 +27,10 @@ def _load_loop(server: Server, spec: ModelSpec, stop: threading.Event, counts: C
 
 def kill_worker_under_load(server: Server, spec: ModelSpec, clients: int = 4, max_seconds: float = 90,
                            settle_requests: int = 20) -> dict:
-    """Start `clients` request loops, kill -9 the model's worker, wait until TorchServe has a new READY
-    worker, then send `settle_requests` more. Returns pids, recovery seconds and ok/failed counts."""
-    (victim,) = [w["pid"] for w in worker_state(server, spec.name)][:1]
+    """Start `clients` request loops, kill -9 one of the model's workers, wait until TorchServe has a new READY
+    worker in its place, then send `settle_requests` more. Returns pids, recovery seconds and ok/failed counts."""
+    before = {w["pid"] for w in worker_state(server, spec.name)}
+    victim = min(before)  # with several workers (cnn, gan run two) one is killed; recovery = its replacement READY
     stop, counts = threading.Event(), Counter()
     deadline = time.monotonic() + max_seconds
     threads = [threading.Thread(target=_load_loop, args=(server, spec, stop, counts, deadline)) for _ in range(clients)]
@@ -40,7 +41,7 @@ def kill_worker_under_load(server: Server, spec: ModelSpec, clients: int = 4, ma
     os.kill(victim, signal.SIGKILL)
     new_pid = None
     while time.monotonic() < deadline:
-        ready = [w for w in worker_state(server, spec.name) if w["status"] == "READY" and w["pid"] != victim]
+        ready = [w for w in worker_state(server, spec.name) if w["status"] == "READY" and w["pid"] not in before]
         if ready:
             new_pid = ready[0]["pid"]
             break

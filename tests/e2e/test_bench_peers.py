@@ -1,7 +1,7 @@
 """The `peers` part of the serving benchmark (loadtests/bench_peers.py via `python -m loadtests.bench_serving
 --smoke`) end to end on cnn and gan exported from random weights (tests/conftest.py random_exports) and archived
-into the same temp project: a real TorchServe answers over REST and gRPC, then each peer as a real subprocess, one
-server at a time, 1 user for 1 s each, one round; the in-process handler row follows. Every side must answer with
+into the same temp project: a real TorchServe answers over REST and gRPC, then each peer and the seed app as a real
+subprocess, one server at a time, 1 user for 1 s each, one round; the in-process handler row follows. Every side must answer with
 no failure and the written section must hold a row for every side. No speed is asserted."""
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from genai_serve.registry import REPO_ROOT
 pytestmark = pytest.mark.e2e
 
 MODELS = ["cnn", "gan"]
-SIDES = ["TorchServe REST", "TorchServe gRPC", "FastAPI peer", "LitServe peer"]
+SIDES = ["TorchServe REST", "TorchServe gRPC", "FastAPI peer", "LitServe peer", "seed app"]
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +47,8 @@ def test_every_side_answers_and_the_section_has_a_row_for_each(archived, tmp_pat
             assert rows[side][1] == "1"  # users
         assert float(rows["handler in-process"][2]) > 0
     for model in MODELS:
+        assert re.search(rf"- ours / seed app \(seed 1's FastAPI \+ eager torch path, same run\) = \*\*[0-9.]+x\*\*",
+                         section)
         assert re.search(rf"issue 16 done-when for {model}: \*\*(met|not met)\*\* \(the done-when is stated at 16",
                          section), section
     assert "| TorchServe gRPC |" in capsys.readouterr().out  # the part prints what it writes

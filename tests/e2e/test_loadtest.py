@@ -40,7 +40,7 @@ def test_the_seed_path_reproduction_answers_the_benchmark_load(served):
     from loadtests.locust_run import SEED_LOCUSTFILE, run_locust
 
     models = ["cnn", "gan", "diffusion", "gpt2_qa"]
-    with seed_app(models, project=served.paths.base) as url:
+    with seed_app(models, project=served.paths.base) as (url, _):
         seed = run_locust(url, ",".join(models), 4, "6s", locustfile=SEED_LOCUSTFILE)
     assert seed.failures == 0 and seed.requests >= 4 and seed.tok_s > 0, seed
     ours = load(served.server, "gpt2_qa", 2, 4)

@@ -121,13 +121,12 @@ def test_customized_describe_returns_the_model_card_and_code_from_the_archive(se
 
 
 def test_scale_workers_up_and_down(served):
-    mgmt = served.server
-    r = mgmt.call("PUT", "management", "/models/gan", params={"min_worker": 2, "max_worker": 2, "synchronous": "true"})
-    assert r.status_code == 200, r.text
-    assert len(workers(served, "gan")) == 2
-    r = mgmt.call("PUT", "management", "/models/gan", params={"min_worker": 1, "max_worker": 1, "synchronous": "true"})
-    assert r.status_code == 200, r.text
-    assert len(workers(served, "gan")) == 1
+    mgmt, start = served.server, served.spec("gan").model_config["minWorkers"]
+    assert len(workers(served, "gan")) == start  # registered with the registry's count (models.yaml)
+    for n in (start + 1, 1, start):
+        r = mgmt.call("PUT", "management", "/models/gan", params={"min_worker": n, "max_worker": n, "synchronous": "true"})
+        assert r.status_code == 200, r.text
+        assert len(workers(served, "gan")) == n
 
 
 def test_register_version_two_set_default_and_unregister(served):

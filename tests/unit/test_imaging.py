@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from genai_serve.errors import InputError
-from genai_serve.imaging import CIFAR10_MEAN, CIFAR10_STD, cnn_input, decode_image, make_grid
+from genai_serve.imaging import CIFAR10_MEAN, CIFAR10_STD, cnn_input, decode_image, make_grid, png_bytes
 
 
 def png(w=40, h=30, mode="RGB") -> bytes:
@@ -59,3 +59,30 @@ def test_cnn_input_resizes_and_normalises():
     assert x.shape == (3, 64, 64) and x.dtype == np.float32
     np.testing.assert_allclose(x[:, 5, 5], [(1 - CIFAR10_MEAN[0]) / CIFAR10_STD[0],
                                             -CIFAR10_MEAN[1] / CIFAR10_STD[1], -CIFAR10_MEAN[2] / CIFAR10_STD[2]], rtol=1e-5)
+
+
+def _photo(w: int, h: int, fmt: str) -> bytes:
+    """A smooth w x h colour image (upsampled noise) in `fmt`: what a phone photo looks like to a decoder."""
+    small = (np.random.default_rng(0).random((6, 8, 3)) * 255).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(small).resize((w, h), Image.BICUBIC).save(buf, format=fmt)
+    return buf.getvalue()
+
+
+def test_a_large_jpeg_is_decoded_at_a_reduced_scale_no_smaller_than_asked():
+    blob = _photo(1024, 768, "JPEG")
+    assert decode_image(blob).size == (1024, 768)
+    reduced = decode_image(blob, draft_size=64)
+    assert reduced.mode == "RGB" and reduced.size == (128, 96)  # 1/8 scale: the smallest that keeps >= 64 per side
+    full, fast = (cnn_input(img) * np.asarray(CIFAR10_STD)[:, None, None] * 255 for img in (decode_image(blob), reduced))
+    assert np.abs(full - fast).mean() < 3  # a couple of grey levels at most after the resize to 64x64
+
+
+def test_draft_leaves_small_jpegs_and_other_formats_decoded_in_full():
+    assert decode_image(_photo(32, 32, "JPEG"), draft_size=64).size == (32, 32)
+    assert decode_image(_photo(1024, 768, "PNG"), draft_size=64).size == (1024, 768)
+
+
+def test_png_encoding_is_lossless():
+    rgb = np.random.default_rng(0).integers(0, 256, (30, 40, 3), dtype=np.uint8)
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(png_bytes(rgb)))), rgb)

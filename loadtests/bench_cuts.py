@@ -1,0 +1,201 @@
+"""Parts `cuts` and `settings` of loadtests/bench_serving.py (issue 16, part 2): each change to the one-shot path
+measured alone, before beside after, in one run.
+
+  python -m loadtests.bench_serving --parts cuts,settings      (make bench-cuts)
+
+cuts      in this process, no server: every pair is timed alternately over `rounds` rounds (medians), on the
+          registry's sample payloads and make all's artifacts:
+            PNG encoding at zlib level 6 (Pillow's default) vs 1 (genai_serve/imaging.py PNG_COMPRESS_LEVEL)
+            a 1024x768 JPEG photo decoded in full vs at libjpeg's reduced scale (decode_image draft_size)
+            the whole cnn (on that JPEG) and gan (its sample) handlers at batch 9, the cut off vs on
+settings  served: a private TorchServe per variant (1 worker, 2 workers, 2 workers with one netty thread per
+          pool), cnn and gan, closed-loop Locust users, rounds alternating the variants; CPU per request of the
+          JVM, the workers and Locust.
+"""
+from __future__ import annotations
+
+import io
+import statistics
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from PIL import Image
+
+from genai_serve import imaging
+from genai_serve.registry import REPO_ROOT, Paths, load_registry
+
+SETTINGS = [  # (label, config.properties overrides, workers per model)
+    ("1 worker", {}, 1),
+    ("2 workers (kept)", {}, 2),
+    ("2 workers, 1 netty thread per pool", {"number_of_netty_threads": "1", "netty_client_threads": "1"}, 2),
+]
+
+
+def _seconds_per_call(fn: Callable, seconds: float) -> float:
+    fn()  # warm-up
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        fn()
+        n += 1
+    return (time.perf_counter() - start) / n
+
+
+def ab(before: Callable, after: Callable, rounds: int, seconds: float) -> tuple[float, float]:
+    """Median seconds per call of each, timed alternately (before first in even rounds)."""
+    times: dict[int, list[float]] = {0: [], 1: []}
+    for r in range(rounds):
+        for side in (0, 1) if r % 2 == 0 else (1, 0):
+            times[side].append(_seconds_per_call((before, after)[side], seconds))
+    return statistics.median(times[0]), statistics.median(times[1])
+
+
+@contextmanager
+def png_level(level: int):
+    saved, imaging.PNG_COMPRESS_LEVEL = imaging.PNG_COMPRESS_LEVEL, level
+    try:
+        yield
+    finally:
+        imaging.PNG_COMPRESS_LEVEL = saved
+
+
+def with_png_level(level: int, fn: Callable) -> Callable:
+    def call():
+        with png_level(level):
+            return fn()
+    return call
+
+
+def photo_jpeg(w: int = 1024, h: int = 768) -> bytes:
+    """A smooth colour photo-sized JPEG (upsampled noise; fixed seed)."""
+    small = (np.random.default_rng(0).random((24, 32, 3)) * 255).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(small).resize((w, h), Image.BICUBIC).save(buf, format="JPEG", quality=90)
+    return buf.getvalue()
+
+
+def grids(base: Path) -> dict[str, np.ndarray]:
+    """The PNGs the image models return: the GAN's 4-digit sample grid (its registry sample, from the trained
+    generator) and a 16-image colour grid like diffusion's and ebm's (the CIFAR sample plus noise)."""
+    import onnxruntime as ort
+
+    spec = load_registry()["gan"]
+    session = ort.InferenceSession(str(Paths(base).artifact_dir("gan") / "model.onnx"))
+    z = np.random.default_rng(0).standard_normal((spec.sample["json"]["num_samples"], 100), dtype=np.float32)
+    digits = (session.run(None, {session.get_inputs()[0].name: z})[0] + 1) / 2
+    ship = np.asarray(Image.open(REPO_ROOT / load_registry()["cnn"].sample["file"]).convert("RGB"), np.float32)
+    noise = np.random.default_rng(0).normal(0, 0.05, (16, 3, 32, 32)).astype(np.float32)
+    colour = np.clip(ship.transpose(2, 0, 1)[None] / 255 + noise, 0, 1)
+    return {"gan grid, 4 digits": imaging.make_grid(digits), "colour grid, 16 x 32x32": imaging.make_grid(colour)}
+
+
+def cuts(base: Path, rounds: int = 5, seconds: float = 1.0) -> str:
+    from loadtests.bench_serving import sample_request
+    from loadtests.inprocess import build_handler, layout
+
+    rows = []  # (what, before label, after label, before s, after s, note)
+    for name, rgb in grids(base).items():
+        sizes = {}
+        for level in (6, 1):
+            with png_level(level):
+                sizes[level] = len(imaging.png_bytes(rgb))
+        b, a = ab(with_png_level(6, lambda: imaging.png_bytes(rgb)), with_png_level(1, lambda: imaging.png_bytes(rgb)),
+                  rounds, seconds)
+        rows.append((f"PNG encode, {name} ({rgb.shape[1]}x{rgb.shape[0]})", "zlib level 6", "level 1", b, a,
+                     f"{sizes[6]:,} -> {sizes[1]:,} bytes"))
+    jpeg = photo_jpeg()
+    full = lambda: imaging.cnn_input(imaging.decode_image(jpeg))  # noqa: E731
+    draft = lambda: imaging.cnn_input(imaging.decode_image(jpeg, draft_size=64))  # noqa: E731
+    pixels = [np.asarray(imaging.decode_image(jpeg, draft_size=d).resize((64, 64), Image.BILINEAR), np.int16)
+              for d in (None, 64)]  # the 64x64 image the CNN sees, before normalisation
+    diff = np.abs(pixels[0] - pixels[1]).mean()
+    b, a = ab(full, draft, rounds, seconds)
+    rows.append(("decode + resize a 1024x768 JPEG to 64x64", "full decode", "draft (1/8 scale)", b, a,
+                 f"mean absolute difference {diff:.2f} grey levels"))
+    registry = load_registry()
+    with tempfile.TemporaryDirectory() as tmp:
+        handlers = {}
+        for model in ("cnn", "gan"):
+            spec = registry[model]
+            handlers[model] = build_handler(spec, spec.default_version,
+                                            layout(spec, spec.default_version, Paths(base), Path(tmp) / model,
+                                                   prefer_mar=False))
+        cnn, gan = handlers["cnn"], handlers["gan"]
+        batch = {"cnn": [{"body": jpeg}] * 9, "gan": [sample_request(registry["gan"]) for _ in range(9)]}
+        b, a = ab(full_jpeg_decode(cnn, lambda: cnn.handle(batch["cnn"], cnn.context)),
+                  lambda: cnn.handle(batch["cnn"], cnn.context), rounds, seconds)
+        rows.append(("whole cnn handler, batch of 9 of that JPEG", "full decode", "draft", b / 9, a / 9,
+                     "per request; the 32x32 PNG sample is unchanged (no draft for PNG)"))
+        b, a = ab(with_png_level(6, lambda: gan.handle(batch["gan"], gan.context)),
+                  lambda: gan.handle(batch["gan"], gan.context), rounds, seconds)
+        rows.append(("whole gan handler, batch of 9 (sample payload)", "PNG level 6", "level 1", b / 9, a / 9,
+                     "per request"))
+    out = [f"Command: `python -m loadtests.bench_serving --parts cuts` ({time.strftime('%Y-%m-%d')}). In this process, "
+           f"no server; each pair timed alternately, {rounds} rounds of {seconds:g} s per side, medians; one thread.", "",
+           "| what | before | after | before us | after us | after / before | note |", "|---|---|---|---|---|---|---|"]
+    out += [f"| {what} | {bl} | {al} | {b * 1e6:.0f} | {a * 1e6:.0f} | {a / b:.2f} | {note} |"
+            for what, bl, al, b, a, note in rows]
+    return "\n".join(out)
+
+
+def full_jpeg_decode(handler, fn: Callable) -> Callable:
+    """fn with the handler's module decoding every image in full (draft_size ignored): the cnn path before the cut."""
+    module = sys.modules[type(handler).__module__]
+
+    def call():
+        saved = module.decode_image
+        module.decode_image = lambda data, field, draft_size=None: saved(data, field)
+        try:
+            return fn()
+        finally:
+            module.decode_image = saved
+    return call
+
+
+def settings(base: Path, users: list[int], rounds: int, seconds: int, models: list[str]) -> str:
+    from genai_serve.server import Server, free_ports
+    from loadtests.bench_serving import PORT_NAMES
+    from loadtests.locust_run import run_locust, torchserve_groups
+
+    registry = load_registry()
+    results: dict[tuple, list] = {}
+    for r in range(rounds):
+        for label, overrides, workers in SETTINGS[r % len(SETTINGS):] + SETTINGS[:r % len(SETTINGS)]:
+            for model in models:
+                spec = registry[model]
+                with tempfile.TemporaryDirectory(prefix="bench-settings-") as tmp:
+                    server = Server(workdir=Path(tmp), store=Paths(base).model_store, overrides=overrides,
+                                    ports=dict(zip(PORT_NAMES, free_ports(5))))
+                    server.start()
+                    try:
+                        server.register(spec, spec.default_version, timeout_s=300)
+                        server.scale(model, None, workers, workers)
+                        env = {"GENAI_KEY_FILE": str(server.key_file)}
+                        run_locust(server.url("inference"), model, max(users), "5s", env=env)  # JIT warm-up
+                        for n in users:
+                            results.setdefault((model, label, n), []).append(
+                                run_locust(server.url("inference"), model, n, f"{seconds}s", env=env,
+                                           groups=torchserve_groups(server.pid()), logs=server.workdir / "logs"))
+                    finally:
+                        server.stop()
+    med = statistics.median
+    out = [f"Command: `python -m loadtests.bench_serving --parts settings --duration {seconds}` "
+           f"({time.strftime('%Y-%m-%d')}). One private TorchServe per variant and model on make all's archives, "
+           f"registry batching (16 / 1 ms); {rounds} rounds rotating the variants, {seconds} s per load after a 5 s "
+           "warm-up, medians. CPU: ms per answered request.", "",
+           "| model | variant | users | req/s | p50 ms | p99 ms | mean batch | JVM | workers | Locust | failures / requests |",
+           "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for model in models:
+        for label, _, _ in SETTINGS:
+            for n in users:
+                runs = results[(model, label, n)]
+                batch = [x.batch_mean for x in runs if x.batch_mean]
+                out.append(f"| {model} | {label} | {n} | {med(x.rps for x in runs):.0f} | {med(x.p50 for x in runs):.0f} | "
+                           f"{med(x.p99 for x in runs):.0f} | {med(batch) if batch else float('nan'):.1f} | "
+                           + " | ".join(f"{med(x.cpu_ms(g) for x in runs):.2f}" for g in ("jvm", "workers", "locust"))
+                           + f" | {sum(x.failures for x in runs)} / {sum(x.requests for x in runs)} |")
+    return "\n".join(out)
