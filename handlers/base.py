@@ -20,6 +20,7 @@ import time
 from http import HTTPStatus
 from pathlib import Path
 
+from genai_serve import oip
 from genai_serve.envelope import Decoded, decode_request
 from genai_serve.errors import InputError
 from genai_serve.runtime import recording_devices, thread_budget, worker_device
@@ -37,6 +38,8 @@ def seed_or_fresh(seed: int | None) -> int:
 
 class BaseHandler:
     binary_fields: tuple[str, ...] = ()  # request fields that carry file content (images)
+    tensor_outputs: tuple[str, ...] = ()  # the OIP output names a model that takes tensors answers with
+    max_tensor_elements = 0  # values per OIP input tensor
 
     def __init__(self):
         self.initialized = False
@@ -72,6 +75,19 @@ class BaseHandler:
         """One request -> one item for `infer`. Raise InputError for anything the client got wrong."""
         return params
 
+    def parse_tensors(self, request: oip.Request) -> object:
+        """One Open Inference Protocol request (JSON tensors) -> one item for `infer`; models that take none refuse."""
+        raise InputError(f"{self.model_name} takes no tensor inputs: send the request its schema describes "
+                         f"(GET /models/{self.model_name}?customized=true)", "inputs")
+
+    def parse_request(self, request: dict) -> object:
+        """One request as TorchServe hands it -> one item for `infer`: the envelope decoded, then either an OIP
+        tensor body (`inputs`, genai_serve/oip.py) or the model's own fields checked against its schema."""
+        decoded = decode_request(request, self.binary_fields)
+        if oip.is_oip(decoded.params):
+            return self.parse_tensors(oip.read_request(decoded.params, self.max_tensor_elements, self.tensor_outputs))
+        return self.parse(decoded, validate(self.request_model, self.request_spec, decoded.params))
+
     def infer(self, items: list) -> list[dict]:
         """All valid items of the batch at once -> one response dict per item."""
         raise NotImplementedError
@@ -98,9 +114,7 @@ class BaseHandler:
         items, slots = [], []
         for i, request in enumerate(data):
             try:
-                decoded = decode_request(request, self.binary_fields)
-                params = validate(self.request_model, self.request_spec, decoded.params)
-                items.append(self.parse(decoded, params))
+                items.append(self.parse_request(request))
                 slots.append(i)
             except InputError as exc:
                 responses[i] = self._reply(context, i, exc.to_body(), exc.status, exc.message)

@@ -8,6 +8,7 @@ cuts      in this process, no server: every pair is timed alternately over `roun
             PNG encoding at zlib level 6 (Pillow's default) vs 1 (genai_serve/imaging.py PNG_COMPRESS_LEVEL)
             a 1024x768 JPEG photo decoded in full vs at libjpeg's reduced scale (decode_image draft_size)
             the whole cnn (on that JPEG) and gan (its sample) handlers at batch 9, the cut off vs on
+            the cnn sample uploaded as PNG vs sent as an OIP tensor (UINT8 pixels, FP32 network input)
 settings  served: a private TorchServe per variant (1 worker, 2 workers, 2 workers with one netty thread per
           pool), cnn and gan, closed-loop Locust users, rounds alternating the variants; CPU per request of the
           JVM, the workers and Locust.
@@ -125,11 +126,17 @@ def cuts(base: Path, rounds: int = 5, seconds: float = 1.0) -> str:
                                             layout(spec, spec.default_version, Paths(base), Path(tmp) / model,
                                                    prefer_mar=False))
         cnn, gan = handlers["cnn"], handlers["gan"]
-        batch = {"cnn": [{"body": jpeg}] * 9, "gan": [sample_request(registry["gan"]) for _ in range(9)]}
+        batch = {"cnn": [{"body": jpeg}] * 9, "gan": [sample_request(registry["gan"]) for _ in range(9)],
+                 "png": [sample_request(registry["cnn"]) for _ in range(9)]}
         b, a = ab(full_jpeg_decode(cnn, lambda: cnn.handle(batch["cnn"], cnn.context)),
                   lambda: cnn.handle(batch["cnn"], cnn.context), rounds, seconds)
         rows.append(("whole cnn handler, batch of 9 of that JPEG", "full decode", "draft", b / 9, a / 9,
                      "per request; the 32x32 PNG sample is unchanged (no draft for PNG)"))
+        for label, body in oip_bodies(registry["cnn"]).items():  # JSON bytes: the parse is part of the cost
+            b, a = ab(lambda: cnn.handle(batch["png"], cnn.context), lambda: cnn.handle([{"body": body}] * 9, cnn.context),
+                      rounds, seconds)
+            rows.append((f"whole cnn handler, batch of 9: the 32x32 sample as {label}", "PNG upload", label,
+                         b / 9, a / 9, f"per request; {len(body):,} JSON bytes vs {len(batch['png'][0]['body']):,}"))
         b, a = ab(with_png_level(6, lambda: gan.handle(batch["gan"], gan.context)),
                   lambda: gan.handle(batch["gan"], gan.context), rounds, seconds)
         rows.append(("whole gan handler, batch of 9 (sample payload)", "PNG level 6", "level 1", b / 9, a / 9,
@@ -140,6 +147,17 @@ def cuts(base: Path, rounds: int = 5, seconds: float = 1.0) -> str:
     out += [f"| {what} | {bl} | {al} | {b * 1e6:.0f} | {a * 1e6:.0f} | {a / b:.2f} | {note} |"
             for what, bl, al, b, a, note in rows]
     return "\n".join(out)
+
+
+def oip_bodies(spec) -> dict[str, bytes]:
+    """The cnn sample as the two Open Inference Protocol tensors handlers/cnn.py takes, as JSON request bodies."""
+    import json
+
+    img = imaging.decode_image((REPO_ROOT / spec.sample["file"]).read_bytes())
+    pixels, x = np.asarray(img), imaging.cnn_input(img)
+    return {f"OIP {dtype} {list(a.shape)}": json.dumps({"inputs": [{"name": "image", "shape": list(a.shape),
+                                                                     "datatype": dtype, "data": a.ravel().tolist()}]}).encode()
+            for dtype, a in (("UINT8", pixels), ("FP32", x))}
 
 
 def full_jpeg_decode(handler, fn: Callable) -> Callable:

@@ -31,10 +31,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from genai_serve.envelope import decode_request
 from genai_serve.errors import InputError
 from genai_serve.registry import REPO_ROOT, Paths, load_registry, select
-from genai_serve.schema import validate
 from genai_serve.server import CONFIG_TEMPLATE, free_ports, read_properties
 
 log = logging.getLogger(__name__)
@@ -49,7 +47,8 @@ TOKEN_REFUSED = "Token Authorization failed. Token either incorrect, expired, or
 @dataclass
 class PeerModel:
     """One model as a peer serves it: the project's handler, loaded once (one ONNX Runtime session), and the
-    registry's batching (batchSize, maxBatchDelay) and queue (jobQueueSize) settings."""
+    registry's batching (batchSize, maxBatchDelay), queue (jobQueueSize) and worker (maxWorkers) settings. A peer
+    keeps `workers` batches in flight per model, as TorchServe runs that many workers."""
 
     name: str
     version: str
@@ -57,6 +56,7 @@ class PeerModel:
     batch_size: int
     max_delay_s: float
     queue_size: int
+    workers: int = 1
 
 
 def load_model(base: Path, name: str, workdir: Path) -> PeerModel:
@@ -68,7 +68,13 @@ def load_model(base: Path, name: str, workdir: Path) -> PeerModel:
         raise SystemExit(f"{name} is scheduled per step (continuous batching): the peers serve one-shot models only")
     version = spec.default_version
     handler = build_handler(spec, version, layout(spec, version, Paths(base), workdir / name, prefer_mar=False))
-    return PeerModel(name, version, handler, *batching(spec), int(spec.model_config.get("jobQueueSize", 100)))
+    return PeerModel(name, version, handler, *batching(spec), int(spec.model_config.get("jobQueueSize", 100)),
+                     workers(spec))
+
+
+def workers(spec) -> int:
+    """Batches in flight per model: the registry's maxWorkers, TorchServe's workers for it."""
+    return int(spec.model_config.get("maxWorkers", 1))
 
 
 def batching(spec) -> tuple[int, float]:
@@ -79,9 +85,7 @@ def batching(spec) -> tuple[int, float]:
 
 def prepare(model: PeerModel, request: dict):
     """One request (TorchServe's request dict) -> the handler's item; InputError for what the client got wrong."""
-    handler = model.handler
-    decoded = decode_request(request, handler.binary_fields)
-    return handler.parse(decoded, validate(handler.request_model, handler.request_spec, decoded.params))
+    return model.handler.parse_request(request)
 
 
 def run_batch(model: PeerModel, items: list) -> list[tuple[int, bytes]]:

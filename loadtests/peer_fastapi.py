@@ -12,9 +12,10 @@ One process, one event loop. Per request, in the endpoint: the body becomes Torc
 project's envelope + schema + the handler's parse (loadtests/peer_common.py `prepare`); a bad request is answered
 4xx there and never queued. Valid items go to the model's `MicroBatcher`: it takes the first waiting item, then
 more until the registry's batchSize or until maxBatchDelay ms have passed since the first (TorchServe's rule),
-runs the batch's `infer` + JSON encoding in the model's own single thread (ONNX Runtime releases the GIL, so the
-loop keeps accepting), and resolves each request's future. One batch in flight per model, as one TorchServe
-worker; more than jobQueueSize waiting is a 503, as TorchServe's job queue. Every answer carries X-Batch-Size.
+runs the batch's `infer` + JSON encoding in one of the model's threads (ONNX Runtime releases the GIL, so the
+loop keeps accepting), and resolves each request's future. As many batches in flight per model as the registry's
+maxWorkers (TorchServe's workers for it; one collector and one thread each); more than jobQueueSize waiting is a
+503, as TorchServe's job queue. Every answer carries X-Batch-Size.
 
 Tokens: `Authorization: Bearer ...` is accepted and ignored unless --key-file is given; then it must be the
 inference key of that TorchServe-format key file (a fresh one is written if the file does not exist), and a
@@ -46,11 +47,15 @@ class MicroBatcher:
     def __init__(self, model: PeerModel):
         self.model = model
         self.queue: asyncio.Queue = asyncio.Queue()
-        self.thread = ThreadPoolExecutor(1, thread_name_prefix=f"onnxruntime-{model.name}")
-        self.task: asyncio.Task | None = None
+        # One thread per batch in flight (the registry's maxWorkers, as TorchServe's workers); ONNX Runtime's run()
+        # may be called from several threads on one session.
+        self.thread = ThreadPoolExecutor(model.workers, thread_name_prefix=f"onnxruntime-{model.name}")
+        self.tasks: list[asyncio.Task] = []
 
     def start(self) -> None:
-        self.task = asyncio.get_running_loop().create_task(self._run(), name=f"batcher-{self.model.name}")
+        loop = asyncio.get_running_loop()  # each collector takes its own batches from the shared queue
+        self.tasks = [loop.create_task(self._run(), name=f"batcher-{self.model.name}-{i}")
+                      for i in range(self.model.workers)]
 
     async def submit(self, item) -> tuple[tuple[int, bytes], int]:
         """-> ((status, JSON body), batch size). QueueFull when jobQueueSize requests are already waiting."""
@@ -109,7 +114,8 @@ def create_app(base: Path, models: list[str], key_file: Path | None = None) -> F
                 batcher.start()
             yield
             for batcher in batchers.values():
-                batcher.task.cancel()
+                for task in batcher.tasks:
+                    task.cancel()
                 batcher.thread.shutdown(wait=False)
 
     app = FastAPI(title="peer: FastAPI + uvicorn + asyncio micro-batcher", lifespan=lifespan, openapi_url=None)

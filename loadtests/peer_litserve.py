@@ -14,7 +14,8 @@ batch_timeout). Ray Serve brings a Ray cluster (GCS, raylet, dashboard processes
 2-core machine does not have), BentoML a packaging and runtime stack of its own; either would mostly measure itself.
 
 How LitServe runs it: one uvicorn process answers HTTP (num_api_servers=1, like TorchServe's one frontend) and one
-inference worker process per model (spawned; workers_per_device=1, like our one worker per model). A request's
+inference worker process per model and worker (spawned; workers_per_device = the registry's maxWorkers, as
+TorchServe starts that many workers per model). A request's
 body becomes TorchServe's request dict in the HTTP process (a FastAPI dependency named by `decode_request`'s
 annotation, which is how LitServe lets an API choose what it receives) and travels to the model's worker through
 LitServe's queue; the worker's batched loop collects up to max_batch_size = the registry's batchSize within
@@ -43,7 +44,7 @@ from fastapi import Depends, HTTPException, Request, Response
 
 from genai_serve.errors import InputError
 from loadtests.peer_common import (MAX_REQUEST_BYTES, TOKEN_REFUSED, BatchStats, Tokens, answer, batching, load_model,
-                                   parse_args, prepare, run_batch, stats, torchserve_request)
+                                   parse_args, prepare, run_batch, stats, torchserve_request, workers)
 
 TOKENS = Tokens(None)  # replaced by main() before the HTTP process is forked
 
@@ -98,7 +99,9 @@ def build_server(base: Path, models: list[str]) -> ls.LitServer:
     specs = select(load_registry(), models)
     apis = [OneShotAPI(base, spec.name, *batching(spec)) for spec in specs]
     timeout = max(float(spec.model_config.get("responseTimeout", 120)) for spec in specs)
-    server = ls.LitServer(apis, accelerator="cpu", workers_per_device=1, timeout=timeout, healthcheck_path="/ping",
+    # LitServe's workers_per_device is one number for every API: the registry's maxWorkers (TorchServe's workers).
+    per_model = max(workers(spec) for spec in specs)
+    server = ls.LitServer(apis, accelerator="cpu", workers_per_device=per_model, timeout=timeout, healthcheck_path="/ping",
                           max_payload_size=MAX_REQUEST_BYTES, middlewares=[BatchStats], disable_openapi_url=True)
     server.app.add_api_route("/stats", lambda: stats(), methods=["GET"])
     return server

@@ -37,7 +37,7 @@ def test_every_cut_is_timed_and_every_setting_serves(archived, tmp_path):
           "--peer-models", "cnn"])
     text = docs.read_text()
     cuts = {row[0]: row for row in section(text, "serving-cuts")}
-    assert len(cuts) == 5, list(cuts)
+    assert len(cuts) == 7, list(cuts)
     for what, before, after, before_us, after_us, ratio, note in cuts.values():
         assert float(before_us) > 0 and float(after_us) > 0, what
     assert "bytes" in cuts["PNG encode, gan grid, 4 digits (62x62)"][-1]

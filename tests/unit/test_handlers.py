@@ -122,3 +122,56 @@ def test_a_bug_parsing_one_request_is_a_500_for_it_alone_and_the_batch_still_run
     out = run(handler, ctx, [{"body": {"num_samples": 2}}, {"body": {"num_samples": 3}}, {"body": {"num_samples": 1}}])
     assert [ctx.status[i][0] for i in range(3)] == [200, 500, 200]
     assert out[1] == {"error": "internal error", "field": None}
+
+
+def oip_body(array: np.ndarray, datatype: str, **extra) -> dict:
+    return {"inputs": [{"name": "image", "shape": list(array.shape), "datatype": datatype,
+                        "data": array.ravel().tolist()}], **extra}
+
+
+def test_cnn_answers_oip_tensors_as_it_answers_the_same_image_uploaded(handler_factory):
+    """UINT8 pixels and the FP32 network input give the probabilities of the PNG upload; the answer is OIP's shape."""
+    handler, ctx = handler_factory("cnn")
+    blob = png((10, 200, 90), (33, 77))
+    pixels = np.asarray(Image.open(io.BytesIO(blob)).convert("RGB"))
+    out = run(handler, ctx, [{"body": blob}, {"body": oip_body(pixels, "UINT8", id="r1")},
+                             {"body": oip_body(pixels[None], "UINT8")},
+                             {"body": oip_body(cnn_input(Image.fromarray(pixels))[None], "FP32",
+                                               outputs=[{"name": "pred_label"}])},
+                             {"body": json.dumps(oip_body(pixels, "UINT8")).encode()}])  # as bytes: gRPC, text types
+    assert [ctx.status[i][0] for i in range(5)] == [200] * 5
+    uploaded = out[0]
+    for body in (out[1], out[2], out[4]):
+        assert body["model_name"] == "cnn" and body["model_version"] == "1.0"
+        tensors = {t["name"]: t for t in body["outputs"]}
+        assert tensors["probs"]["shape"] == [1, 10] and tensors["probs"]["datatype"] == "FP32"
+        np.testing.assert_allclose(tensors["probs"]["data"], uploaded["probs"], atol=2e-6)
+        assert tensors["pred_id"] == {"name": "pred_id", "shape": [1], "datatype": "INT64", "data": [uploaded["pred_id"]]}
+        assert tensors["pred_label"]["data"] == [uploaded["pred_label"]] and tensors["pred_label"]["datatype"] == "BYTES"
+    assert out[1]["id"] == "r1" and "id" not in out[2]
+    assert [t["name"] for t in out[3]["outputs"]] == ["pred_label"]
+    assert out[3]["outputs"][0]["data"] == [uploaded["pred_label"]]
+
+
+@pytest.mark.parametrize("body, field", [
+    (oip_body(np.zeros((32, 32), np.uint8), "UINT8"), "inputs[0].shape"),  # no channel axis
+    (oip_body(np.zeros((3, 32, 32), np.float32), "FP32"), "inputs[0].shape"),  # FP32 not at the network's size
+    (oip_body(np.zeros((2, 8, 8, 3), np.uint8), "UINT8"), "inputs[0].shape"),  # a batch of two in one request
+    (oip_body(np.zeros((8, 8, 3), np.uint8), "INT32"), "inputs[0].shape"),  # right shape, wrong datatype
+    ({"inputs": [{"name": "a", "shape": [2], "datatype": "UINT8", "data": [1, 2]}] * 2}, "inputs"),
+    ({"inputs": [{"name": "a", "shape": [3], "datatype": "UINT8", "data": [1, 2]}]}, "inputs[0].data"),
+    ({"inputs": [{"name": "a", "shape": [1], "datatype": "UINT8", "data": [256]}]}, "inputs[0].data"),
+    ({"inputs": [{"name": "a", "shape": [8, 8, 3], "datatype": "UINT8", "data": [0] * 192}], "outputs": [{"name": "x"}]},
+     "outputs"),
+])
+def test_cnn_bad_oip_tensors_are_400_naming_the_field_for_that_request_only(handler_factory, body, field):
+    handler, ctx = handler_factory("cnn")
+    out = run(handler, ctx, [{"body": body}, {"body": png()}])
+    assert ctx.status[0][0] == 400 and out[0]["field"] == field, out[0]
+    assert ctx.status[1][0] == 200 and len(out[1]["probs"]) == 10
+
+
+def test_a_model_without_tensor_inputs_refuses_an_oip_body(handler_factory):
+    handler, ctx = handler_factory("gan")
+    out = run(handler, ctx, [{"body": {"inputs": [{"name": "z", "shape": [1], "datatype": "FP32", "data": [0.0]}]}}])
+    assert ctx.status[0][0] == 400 and out[0]["field"] == "inputs" and "takes no tensor inputs" in out[0]["error"]
