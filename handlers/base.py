@@ -76,15 +76,17 @@ class BaseHandler:
         return params
 
     def parse_tensors(self, request: oip.Request) -> object:
-        """One Open Inference Protocol request (JSON tensors) -> one item for `infer`; models that take none refuse."""
-        raise InputError(f"{self.model_name} takes no tensor inputs: send the request its schema describes "
-                         f"(GET /models/{self.model_name}?customized=true)", "inputs")
+        """One Open Inference Protocol request (JSON tensors) -> one item for `infer` (models with `tensor_outputs`)."""
+        raise NotImplementedError
 
     def parse_request(self, request: dict) -> object:
         """One request as TorchServe hands it -> one item for `infer`: the envelope decoded, then either an OIP
         tensor body (`inputs`, genai_serve/oip.py) or the model's own fields checked against its schema."""
         decoded = decode_request(request, self.binary_fields)
         if oip.is_oip(decoded.params):
+            if not self.tensor_outputs:
+                raise InputError(f"{self.model_name} takes no tensor inputs: send the request its schema describes "
+                                 f"(GET /models/{self.model_name}?customized=true)", "inputs")
             return self.parse_tensors(oip.read_request(decoded.params, self.max_tensor_elements, self.tensor_outputs))
         return self.parse(decoded, validate(self.request_model, self.request_spec, decoded.params))
 

@@ -13,7 +13,7 @@ from collections import Counter
 import psutil
 import pytest
 
-from loadtests.bench_peers import (HANDLER, OURS, SIDES, Summary, mean_batch, render, rotated, verdict)
+from loadtests.bench_peers import HANDLER, OURS, SEED, SIDES, Summary, mean_batch, render, rotated, verdict
 from loadtests.locust_run import LoadResult, ProcessGroups, torchserve_groups, tree_group
 
 
@@ -47,10 +47,11 @@ def test_cpu_per_request_per_group_and_medians_over_rounds():
 
 def tables_at(ours: tuple[float, float], peer: tuple[float, float], users: int = 16):
     """One model's figures at `users`: REST at `ours` (req/s, p99), gRPC below it, FastAPI at `peer`, LitServe
-    below it."""
+    below it, the seed app at a quarter of ours."""
     (rps, p99), (peer_rps, peer_p99) = ours, peer
     table = {OURS[0]: Summary.of([load(rps, p99, batch=8.0)]), OURS[1]: Summary.of([load(rps / 2, p99)]),
-             SIDES[2]: Summary.of([load(peer_rps, peer_p99)]), SIDES[3]: Summary.of([load(peer_rps / 3, p99)])}
+             SIDES[2]: Summary.of([load(peer_rps, peer_p99)]), SIDES[3]: Summary.of([load(peer_rps / 3, p99)]),
+             SEED: Summary.of([load(rps / 4, 4 * p99)])}
     tables = {("cnn", users): table}
     best = {("cnn", users): (OURS[0], table[OURS[0]])}
     return tables, best, {("cnn", users): (1000.0, 8, 1)}
@@ -66,11 +67,13 @@ def test_the_done_when_is_computed_from_the_medians(ours, peer, met):
     lines = verdict("cnn", 16, *tables_at(ours, peer))
     assert f"= **{ours[0] / 1000:.2f}** (>= 0.7: {'yes' if ours[0] >= 700 else 'no'})" in lines[0]
     assert f"FastAPI peer, {peer[0]} req/s" in lines[1] and f"**{ours[0] / peer[0]:.2f}x**" in lines[1]
-    assert lines[2].endswith(f"**{'met' if met else 'not met'}**")
+    assert lines[2] == f"- ours / seed app (seed 1's FastAPI + eager torch path, same run) = **4.0x** (p99 {ours[1]:.0f} " \
+        f"vs {4 * ours[1]:.0f} ms)"  # the seed path is reported, never part of the done-when
+    assert lines[3].endswith(f"**{'met' if met else 'not met'}**")
 
 
 def test_a_run_below_16_users_says_it_is_no_verdict():
-    (line,) = verdict("cnn", 4, *tables_at((800, 20), (700, 25), users=4))[2:]
+    (line,) = verdict("cnn", 4, *tables_at((800, 20), (700, 25), users=4))[3:]
     assert "not a verdict" in line and "top level is 4" in line
 
 
