@@ -41,6 +41,7 @@ from typing import Annotated
 
 import litserve as ls
 from fastapi import Depends, HTTPException, Request, Response
+from starlette.requests import ClientDisconnect
 
 from genai_serve.errors import InputError
 from loadtests.peer_common import (MAX_REQUEST_BYTES, TOKEN_REFUSED, BatchStats, Tokens, answer, batching, load_model,
@@ -53,7 +54,10 @@ async def torchserve_request_checked(request: Request) -> dict:
     """FastAPI dependency, run in the HTTP process: token check, then TorchServe's request dict (picklable)."""
     if not TOKENS.allowed(request.headers.get("authorization")):
         raise HTTPException(status_code=400, detail=TOKEN_REFUSED)
-    return await torchserve_request(request)
+    try:
+        return await torchserve_request(request)
+    except ClientDisconnect:  # the client left mid-body (Locust stopping): nobody to answer, nothing to log
+        raise HTTPException(status_code=499) from None
 
 
 class OneShotAPI(ls.LitAPI):

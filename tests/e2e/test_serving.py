@@ -50,6 +50,34 @@ def test_cnn_accepts_a_multipart_upload_like_the_seed(served):
     assert r.json()["pred_label"]
 
 
+def test_cnn_answers_an_oip_tensor_over_http_as_it_answers_the_uploaded_image(served):
+    """The Open Inference Protocol JSON tensor through the real frontend and worker (TorchServe parses the JSON body
+    before the handler sees it): the probabilities of the same pixels uploaded as PNG, in OIP's response shape;
+    a wrong tensor is a 400 naming its field while its batch-mates succeed."""
+    import numpy as np
+
+    spec = served.spec("cnn")
+    png = (REPO_ROOT / spec.sample["file"]).read_bytes()
+    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+    body = {"id": "ship-1", "inputs": [{"name": "image", "shape": list(pixels.shape), "datatype": "UINT8",
+                                        "data": pixels.ravel().tolist()}]}
+    uploaded = served.server.predict(spec, body=png, content_type="image/png").json()
+    with ThreadPoolExecutor(8) as pool:  # good and bad together, so they can share batches
+        good = [pool.submit(served.server.call, "POST", "inference", "/predictions/cnn", json=body) for _ in range(4)]
+        bad = [pool.submit(served.server.call, "POST", "inference", "/predictions/cnn",
+                           json={"inputs": [{**body["inputs"][0], "shape": [32, 32]}]}) for _ in range(4)]
+    for r in (f.result() for f in good):
+        assert r.status_code == 200, r.text
+        answer = r.json()
+        assert answer["model_name"] == "cnn" and answer["id"] == "ship-1"
+        outputs = {t["name"]: t for t in answer["outputs"]}
+        assert outputs["probs"]["shape"] == [1, 10]
+        np.testing.assert_allclose(outputs["probs"]["data"], uploaded["probs"], atol=2e-6)
+        assert outputs["pred_label"]["data"] == [uploaded["pred_label"]]
+    for r in (f.result() for f in bad):
+        assert r.status_code == 400 and r.json()["field"] == "inputs[0].data", r.text
+
+
 def test_gan_is_reproducible_by_seed_and_lays_out_the_seed_grid(served):
     spec = served.spec("gan")
     body = json.dumps({"num_samples": 16, "seed": 42}).encode()
