@@ -193,7 +193,8 @@ def test_the_micro_batcher_takes_up_to_batch_size_then_waits_at_most_max_delay()
         started = time.perf_counter()
         alone = await batcher.submit("alone")
         waited = time.perf_counter() - started
-        batcher.task.cancel()
+        for task in batcher.tasks:
+            task.cancel()
         batcher.thread.shutdown()
         return together, alone, waited
 
@@ -202,3 +203,40 @@ def test_the_micro_batcher_takes_up_to_batch_size_then_waits_at_most_max_delay()
     assert [json.loads(body)["item"] for (_, body), _ in together] == list(range(10))  # each its own answer
     assert [size for _, size in together] == [4] * 8 + [2] * 2
     assert alone == ((200, b'{"item": "alone"}'), 1) and waited >= 0.045  # not a speed: it waited for more
+
+
+def test_the_micro_batcher_keeps_max_workers_batches_in_flight():
+    """With the registry's maxWorkers = 2, two batches run at once (as two TorchServe workers), never three."""
+    import asyncio
+    import threading
+    import time
+
+    from loadtests.peer_common import PeerModel
+    from loadtests.peer_fastapi import MicroBatcher
+
+    running, peak, lock = [0], [0], threading.Lock()
+
+    class Handler:
+        def infer(self, items):
+            with lock:
+                running[0] += 1
+                peak[0] = max(peak[0], running[0])
+            time.sleep(0.2)  # long enough that the other collector's batch starts while this one runs
+            with lock:
+                running[0] -= 1
+            return [{"item": item} for item in items]
+
+    model = PeerModel("stand-in", "1.0", Handler(), batch_size=4, max_delay_s=0.01, queue_size=100, workers=2)
+
+    async def scenario():
+        batcher = MicroBatcher(model)
+        batcher.start()
+        answers = await asyncio.gather(*(batcher.submit(i) for i in range(12)))
+        for task in batcher.tasks:
+            task.cancel()
+        batcher.thread.shutdown()
+        return answers
+
+    answers = asyncio.run(scenario())
+    assert [json.loads(body)["item"] for (_, body), _ in answers] == list(range(12))
+    assert peak[0] == 2
