@@ -53,7 +53,7 @@ def test_cnn_accepts_a_multipart_upload_like_the_seed(served):
 def test_cnn_answers_an_oip_tensor_over_http_as_it_answers_the_uploaded_image(served):
     """The Open Inference Protocol JSON tensor through the real frontend and worker (TorchServe parses the JSON body
     before the handler sees it): the probabilities of the same pixels uploaded as PNG, in OIP's response shape;
-    a wrong tensor is a 400 naming its field while its batch-mates succeed."""
+    a wrong tensor is a 400 naming its field while its batch-mates succeed. OIP's own path answers the same."""
     import numpy as np
 
     spec = served.spec("cnn")
@@ -66,7 +66,9 @@ def test_cnn_answers_an_oip_tensor_over_http_as_it_answers_the_uploaded_image(se
         good = [pool.submit(served.server.call, "POST", "inference", "/predictions/cnn", json=body) for _ in range(4)]
         bad = [pool.submit(served.server.call, "POST", "inference", "/predictions/cnn",
                            json={"inputs": [{**body["inputs"][0], "shape": [32, 32]}]}) for _ in range(4)]
-    for r in (f.result() for f in good):
+    # OIP's own REST path: TorchServe routes /v2/models/<model>/infer to the same handler
+    good.append(served.server.call("POST", "inference", "/v2/models/cnn/infer", json=body))
+    for r in (f if hasattr(f, "status_code") else f.result() for f in good):
         assert r.status_code == 200, r.text
         answer = r.json()
         assert answer["model_name"] == "cnn" and answer["id"] == "ship-1"
