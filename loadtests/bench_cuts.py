@@ -9,7 +9,7 @@ cuts      in this process, no server: every pair is timed alternately over `roun
             a 1024x768 JPEG photo decoded in full vs at libjpeg's reduced scale (decode_image draft_size)
             the whole cnn (on that JPEG) and gan (its sample) handlers at batch 9, the cut off vs on
             the cnn sample uploaded as PNG vs sent as an OIP tensor (UINT8 pixels, FP32 network input)
-settings  served: a private TorchServe per variant (1 worker, 2 workers, 2 workers with one netty thread per
+settings  served: a private TorchServe per variant (1, 2 or 3 workers; 2 workers with one netty thread per
           pool), cnn and gan, closed-loop Locust users, rounds alternating the variants; CPU per request of the
           JVM, the workers and Locust.
 """
@@ -33,6 +33,7 @@ from genai_serve.registry import REPO_ROOT, Paths, load_registry
 SETTINGS = [  # (label, config.properties overrides, workers per model)
     ("1 worker", {}, 1),
     ("2 workers (kept)", {}, 2),
+    ("3 workers", {}, 3),
     ("2 workers, 1 netty thread per pool", {"number_of_netty_threads": "1", "netty_client_threads": "1"}, 2),
 ]
 
