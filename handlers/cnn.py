@@ -54,7 +54,9 @@ class CnnHandler(BaseHandler):
         logits = self.model(batch).astype(np.float64)
         probs = np.exp(logits - logits.max(axis=1, keepdims=True))
         probs /= probs.sum(axis=1, keepdims=True)
-        return [self._answer(p, k) if isinstance(k, int) else self._tensors(p, k) for p, (_, k) in zip(probs, items)]
+        # an item's second half says how to answer: topk for the JSON answer, the OIP request for tensors
+        return [self._tensors(p, how) if isinstance(how, oip.Request) else self._answer(p, how)
+                for p, (_, how) in zip(probs, items)]
 
     def _answer(self, probs: np.ndarray, k: int) -> dict:
         order = np.argsort(-probs)[:k]
