@@ -38,21 +38,14 @@ SETTINGS = [  # (label, config.properties overrides, workers per model)
 ]
 
 
-def _seconds_per_call(fn: Callable, seconds: float) -> float:
-    fn()  # warm-up
-    n, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        fn()
-        n += 1
-    return (time.perf_counter() - start) / n
-
-
 def ab(before: Callable, after: Callable, rounds: int, seconds: float) -> tuple[float, float]:
     """Median seconds per call of each, timed alternately (before first in even rounds)."""
+    from loadtests.bench_serving import _calls_per_s
+
     times: dict[int, list[float]] = {0: [], 1: []}
     for r in range(rounds):
         for side in (0, 1) if r % 2 == 0 else (1, 0):
-            times[side].append(_seconds_per_call((before, after)[side], seconds))
+            times[side].append(1.0 / _calls_per_s((before, after)[side], seconds))
     return statistics.median(times[0]), statistics.median(times[1])
 
 
@@ -176,8 +169,7 @@ def full_jpeg_decode(handler, fn: Callable) -> Callable:
 
 
 def settings(base: Path, users: list[int], rounds: int, seconds: int, models: list[str]) -> str:
-    from genai_serve.server import Server, free_ports
-    from loadtests.bench_serving import PORT_NAMES
+    from loadtests.bench_serving import private_server
     from loadtests.locust_run import run_locust, torchserve_groups
 
     registry = load_registry()
@@ -186,21 +178,15 @@ def settings(base: Path, users: list[int], rounds: int, seconds: int, models: li
         for label, overrides, workers in SETTINGS[r % len(SETTINGS):] + SETTINGS[:r % len(SETTINGS)]:
             for model in models:
                 spec = registry[model]
-                with tempfile.TemporaryDirectory(prefix="bench-settings-") as tmp:
-                    server = Server(workdir=Path(tmp), store=Paths(base).model_store, overrides=overrides,
-                                    ports=dict(zip(PORT_NAMES, free_ports(5))))
-                    server.start()
-                    try:
-                        server.register(spec, spec.default_version, timeout_s=300)
-                        server.scale(model, None, workers, workers)
-                        env = {"GENAI_KEY_FILE": str(server.key_file)}
-                        run_locust(server.url("inference"), model, max(users), "5s", env=env)  # JIT warm-up
-                        for n in users:
-                            results.setdefault((model, label, n), []).append(
-                                run_locust(server.url("inference"), model, n, f"{seconds}s", env=env,
-                                           groups=torchserve_groups(server.pid()), logs=server.workdir / "logs"))
-                    finally:
-                        server.stop()
+                with private_server([(spec, spec.default_version)], store=Paths(base).model_store,
+                                    overrides=overrides) as server:
+                    server.scale(model, None, workers, workers)
+                    env = {"GENAI_KEY_FILE": str(server.key_file)}
+                    run_locust(server.url("inference"), model, max(users), "5s", env=env)  # JIT warm-up
+                    for n in users:
+                        results.setdefault((model, label, n), []).append(
+                            run_locust(server.url("inference"), model, n, f"{seconds}s", env=env,
+                                       groups=torchserve_groups(server.pid()), logs=server.workdir / "logs"))
     med = statistics.median
     out = [f"Command: `python -m loadtests.bench_serving --parts settings --duration {seconds}` "
            f"({time.strftime('%Y-%m-%d')}). One private TorchServe per variant and model on make all's archives, "

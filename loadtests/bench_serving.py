@@ -52,9 +52,11 @@ SEED_USERS = {"cnn": 16, "gan": 16, "diffusion": 4, "gpt2_qa": 8}
 
 
 @contextmanager
-def private_server(registered: list[tuple], store: Path | None = None, threads: int | None = None):
+def private_server(registered: list[tuple], store: Path | None = None, threads: int | None = None,
+                   overrides: dict[str, str] | None = None):
     """TorchServe in a temp dir on free loopback ports serving `registered` ((spec, version) pairs) from `store`
-    (default model_store/). `threads` sets every worker's thread count for this server only."""
+    (default model_store/). `threads` sets every worker's thread count for this server only; `overrides` replaces
+    config.properties keys (Server.overrides)."""
     from tests.e2e.conftest import free_ports
 
     saved = os.environ.get("GENAI_THREADS_PER_WORKER")
@@ -63,7 +65,7 @@ def private_server(registered: list[tuple], store: Path | None = None, threads: 
     try:
         with tempfile.TemporaryDirectory(prefix="bench-serving-") as tmp:
             server = Server(workdir=Path(tmp), store=store or Paths().model_store,
-                            ports=dict(zip(PORT_NAMES, free_ports(5))))
+                            ports=dict(zip(PORT_NAMES, free_ports(5))), overrides=dict(overrides or {}))
             server.start()
             try:
                 for spec, version in registered:
