@@ -8,6 +8,10 @@ PYTHON_BASE ?= python3.11
 VENV        := .venv
 PY          := $(VENV)/bin/python
 STAMP       := $(VENV)/.installed
+# KServe's model server, in a virtualenv of its own (kserve pins psutil<6), from the runtime image's lock file:
+# the KServe runtime's tests and KServe's own client run from it.
+KSERVE_VENV := .venv-kserve
+KSERVE_STAMP := $(KSERVE_VENV)/.installed
 DATA_DIR    ?=
 DOWNLOAD    ?=
 VERSION     ?=
@@ -16,7 +20,7 @@ DEVICE      ?=
 ARGS        ?=
 TRAIN_ARGS  := $(if $(DATA_DIR),--data-dir $(DATA_DIR)) $(if $(DOWNLOAD),--download)
 
-.PHONY: help setup check-java train export archive serve stop status smoke test test-unit test-e2e clean distclean all curl-examples loadtest bench bench-batching bench-samplers bench-gpt2 bench-gpt2-served bench-serving bench-peers bench-cuts bench-iterative gallery gpu-check reliability soak lint-docker validate-k8s kserve-bundle ctl models promote rollback
+.PHONY: help setup check-java train export archive serve stop status smoke test test-unit test-e2e clean distclean all curl-examples loadtest bench bench-batching bench-samplers bench-gpt2 bench-gpt2-served bench-serving bench-peers bench-cuts bench-iterative gallery gpu-check reliability soak lint-docker validate-k8s kserve-bundle kserve-venv promtool docker-tools image image-test ctl models promote rollback
 
 help: ## list targets
 	@grep -E '^[a-zA-Z%_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -34,6 +38,33 @@ $(STAMP): pyproject.toml | check-java
 	touch $(STAMP)
 
 setup: check-java $(STAMP) ## create .venv with the exact pins (idempotent)
+
+$(KSERVE_STAMP): docker/kserve-requirements.txt
+	@command -v $(PYTHON_BASE) >/dev/null || { echo "ERROR: $(PYTHON_BASE) not found" >&2; exit 1; }
+	test -x $(KSERVE_VENV)/bin/python || $(PYTHON_BASE) -m venv $(KSERVE_VENV)
+	$(KSERVE_VENV)/bin/pip install -q -r docker/kserve-requirements.txt
+	$(KSERVE_VENV)/bin/pip check
+	touch $(KSERVE_STAMP)
+
+kserve-venv: $(KSERVE_STAMP) ## .venv-kserve: KServe's model server and client at the runtime image's pins
+
+# promtool (Debian's prometheus package) unit-tests the alerting rules in `make test`. Installed with apt where
+# this runs as root (as on the project's machines and CI); elsewhere install it yourself or the test skips.
+promtool:
+	@command -v promtool >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing promtool (Debian package prometheus)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
+	  else echo "WARNING: promtool not found (Debian: apt-get install prometheus); the alerting-rule tests will skip" >&2; fi; }
+
+# Docker Engine, compose and debootstrap for `make image-test` (root + apt; elsewhere install Docker yourself).
+docker-tools:
+	@need=""; command -v dockerd >/dev/null || need="$$need docker.io"; \
+	 command -v debootstrap >/dev/null || need="$$need debootstrap"; \
+	 { docker compose version || command -v docker-compose; } >/dev/null 2>&1 || need="$$need docker-compose"; \
+	 [ -z "$$need" ] || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null || \
+	   { echo "ERROR: image-test needs$$need (install them, or run as root with apt)" >&2; exit 1; }; \
+	   echo "installing$$need"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$need >/dev/null; }
 
 train: setup ## train every model in models.yaml (DATA_DIR=/path for real data, DOWNLOAD=1 to fetch)
 	$(PY) -m training.run $(TRAIN_ARGS)
@@ -128,6 +159,14 @@ curl-examples: setup ## print working curl examples with the current token
 
 all: setup train export archive serve ## fresh clone -> trained, exported, archived, served, answered (serve smokes every model and prints curl lines)
 
+TORCH_INDEX_URL ?= https://download.pytorch.org/whl/cpu
+BASE_IMAGE      ?= python:3.11-slim-bookworm
+image: ## docker build the CPU image (BASE_IMAGE=..., TORCH_INDEX_URL= for PyPI's torch) with make all's model_store/ baked in
+	docker build -f docker/Dockerfile --build-arg BASE_IMAGE=$(BASE_IMAGE) --build-arg TORCH_INDEX_URL=$(TORCH_INDEX_URL) -t genai-serve:cpu .
+
+image-test: setup kserve-venv docker-tools ## build the CPU, Prometheus and KServe images and check them from outside (root; after make all; ARGS="--parts cpu")
+	$(PY) docker/imagetest/run.py $(ARGS)
+
 lint-docker: setup ## hadolint on docker/Dockerfile and docker/Dockerfile.gpu (rules ignored in .hadolint.yaml, with reasons)
 	$(VENV)/bin/hadolint --config .hadolint.yaml docker/Dockerfile docker/Dockerfile.gpu
 
@@ -137,13 +176,13 @@ validate-k8s: setup ## every manifest under deploy/ against the pinned Kubernete
 kserve-bundle: setup ## dist/kserve/: config/config.properties + model-store/*.mar for KServe's TorchServe runtime
 	$(PY) -m export.kserve_bundle $(MODEL)
 
-test: setup ## unit tests + end-to-end tests against a real TorchServe
+test: setup kserve-venv promtool ## unit tests + end-to-end tests against a real TorchServe
 	$(PY) -m pytest -q -ra
 
-test-unit: setup
+test-unit: setup kserve-venv promtool
 	$(PY) -m pytest -q -ra -m "not e2e"
 
-test-e2e: setup
+test-e2e: setup kserve-venv
 	$(PY) -m pytest -q -ra -m e2e
 
 clean: ## remove generated files (keeps .venv; `make distclean` removes it too)

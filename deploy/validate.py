@@ -19,10 +19,12 @@ from kubernetes_validate.utils import SchemaNotFoundError, ValidationError
 
 DEPLOY = Path(__file__).resolve().parent
 K8S_VERSION = "1.33.0"  # the oldest Kubernetes the manifests must work on; kubernetes-validate ships its schemas
-CUSTOM_SCHEMAS = {("serving.kserve.io/v1beta1", "InferenceService"): DEPLOY / "kserve/schema/inferenceservice.schema.json"}
+CUSTOM_SCHEMAS = {("serving.kserve.io/v1beta1", "InferenceService"): DEPLOY / "kserve/schema/inferenceservice.schema.json",
+                  ("serving.kserve.io/v1alpha1", "ServingRuntime"): DEPLOY / "kserve/schema/servingruntime.schema.json"}
 # Core-type fields inside custom resources: JSON path -> Kubernetes definition.
 CORE_FIELDS = {("InferenceService", ("spec", "predictor", "model", "resources")): "io.k8s.api.core.v1.ResourceRequirements",
-               ("InferenceService", ("spec", "predictor", "model", "env")): "io.k8s.api.core.v1.EnvVar[]"}
+               ("InferenceService", ("spec", "predictor", "model", "env")): "io.k8s.api.core.v1.EnvVar[]",
+               ("ServingRuntime", ("spec", "containers")): "io.k8s.api.core.v1.Container[]"}
 
 
 def manifests(root: Path = DEPLOY) -> list[Path]:

@@ -1,21 +1,22 @@
 """Lay out what KServe's TorchServe runtime loads from an InferenceService's storageUri.
 
-python -m export.kserve_bundle [model ...] [--out dist/kserve] [--base DIR] [--protocol v1|v2]
+python -m export.kserve_bundle [model ...] [--out dist/kserve] [--base DIR]
 
-    <out>/config/config.properties     TorchServe configuration, read by TorchServe and by KServe's wrapper
+    <out>/config/config.properties     TorchServe configuration, read by TorchServe and by the KServe runtime
     <out>/model-store/<name>-<v>.mar   every archived version of every registry model (all, or those named)
 
-KServe mounts the storage at /mnt/models and starts TorchServe with
---model-store=/mnt/models/model-store --ts-config=/mnt/models/config/config.properties. Its wrapper serves
-KServe's protocol on :8080 and forwards to TorchServe's inference listener on :8085 in the same pod, and
-learns the model names from `model_snapshot`, which is also how TorchServe loads the models at start-up
-(there is no register call): every version with its workers and batching from models.yaml, and the
-registry's default version marked `defaultVersion`.
+KServe mounts the storage at /mnt/models and starts the runtime image (genai_ops/kserve_runtime.py) with
+--model-store=/mnt/models/model-store --ts-config=/mnt/models/config/config.properties: TorchServe loads
+every archive `model_snapshot` lists (there is no register call: every version with its workers and
+batching from models.yaml, the registry's default marked `defaultVersion`), and KServe's model server on
+:8080 learns the model names from the same snapshot and forwards to TorchServe's inference listener on
+127.0.0.1:8085. The runtime speaks KServe's v1 and v2 itself, so TorchServe gets each model's own requests
+and no `service_envelope` is set.
 
 Security differs from `make serve` on purpose, and only inside the pod: inference and management listen on
-127.0.0.1 (nothing outside the pod reaches TorchServe; KServe's ingress and wrapper are the way in), the
-model API is off (the snapshot is the only way models load) and TorchServe's token is off, because KServe's
-wrapper does not send one (pytorch/serve#3301) - authenticate at KServe's ingress instead (docs/DEPLOY.md).
+127.0.0.1 (nothing outside the pod reaches TorchServe; KServe's ingress and the runtime are the way in), the
+model API is off (the snapshot is the only way models load) and TorchServe's token is off: the runtime in the
+same pod is its only client. Authenticate at KServe's ingress instead (docs/DEPLOY.md).
 """
 from __future__ import annotations
 
@@ -29,8 +30,8 @@ from genai_serve.registry import REPO_ROOT, ModelSpec, Paths, load_registry, sel
 from genai_serve.server import CONFIG_TEMPLATE
 
 MOUNT = "/mnt/models"  # where KServe's storage initializer puts the storageUri's contents
-ENVELOPES = {"v1": "kserve", "v2": "kservev2"}  # TorchServe's service_envelope per KServe protocol
-PORTS = {"inference": 8085, "management": 8081, "metrics": 8082, "grpc_inference": 7075, "grpc_management": 7076}
+# KServe's model server takes 8080 (REST) and 8081 (gRPC); TorchServe's listeners stay clear of both.
+PORTS = {"inference": 8085, "management": 8086, "metrics": 8082, "grpc_inference": 7075, "grpc_management": 7076}
 
 
 def model_snapshot(specs: list[ModelSpec], store: Path) -> dict:
@@ -57,8 +58,7 @@ def archived_versions(spec: ModelSpec, store: Path) -> list[str]:
     return [v for v in spec.versions if (store / spec.mar_file(v)).exists()]
 
 
-def render_config(specs: list[ModelSpec], store: Path, mount: str = MOUNT, protocol: str = "v1",
-                  ports: dict[str, int] | None = None) -> str:
+def render_config(specs: list[ModelSpec], store: Path, mount: str = MOUNT, ports: dict[str, int] | None = None) -> str:
     """config.properties for the pod: the project's template with the KServe-specific keys replaced."""
     ports = {**PORTS, **(ports or {})}
     model_store = f"{mount}/model-store"
@@ -68,18 +68,17 @@ def render_config(specs: list[ModelSpec], store: Path, mount: str = MOUNT, proto
         # Metrics carry no inputs or outputs: KServe / Prometheus scrape them from outside the pod.
         "metrics_address": f"http://0.0.0.0:{ports['metrics']}",
         "grpc_inference_address": "127.0.0.1",
-        "grpc_inference_port": str(ports["grpc_inference"]),  # KServe's wrapper takes 7070 for its own gRPC
+        "grpc_inference_port": str(ports["grpc_inference"]),
         "grpc_management_address": "127.0.0.1",
         "grpc_management_port": str(ports["grpc_management"]),
         "model_store": model_store,
         "allowed_urls": f"file://{re.escape(model_store)}/.*",
-        "disable_token_authorization": "true",  # loopback only; KServe's wrapper sends no token (pytorch/serve#3301)
+        "disable_token_authorization": "true",  # loopback only: the runtime in the same pod is the one client
         "enable_model_api": "false",
-        "service_envelope": ENVELOPES[protocol],
         "model_snapshot": json.dumps(model_snapshot(specs, store), separators=(",", ":")),
     }
     lines = ["# Written by `make kserve-bundle` (export/kserve_bundle.py) for KServe's TorchServe runtime; do not edit.",
-             "# Inference and management listen on loopback inside the pod; KServe's wrapper on :8080 is the way in."]
+             "# Inference and management listen on loopback inside the pod; KServe's model server on :8080 is the way in."]
     seen = set()
     for line in CONFIG_TEMPLATE.read_text().splitlines():
         if not line.strip() or line.lstrip().startswith("#") or "=" not in line:
@@ -91,7 +90,7 @@ def render_config(specs: list[ModelSpec], store: Path, mount: str = MOUNT, proto
     return "\n".join(lines) + "\n"
 
 
-def build_bundle(out: Path, specs: list[ModelSpec], paths: Paths, protocol: str = "v1") -> list[Path]:
+def build_bundle(out: Path, specs: list[ModelSpec], paths: Paths) -> list[Path]:
     store = paths.model_store
     missing = [spec.mar_file(v) for spec in specs for v in spec.versions if not (store / spec.mar_file(v)).exists()]
     if missing:
@@ -104,7 +103,7 @@ def build_bundle(out: Path, specs: list[ModelSpec], paths: Paths, protocol: str 
     for spec in specs:
         for version in spec.versions:
             copied.append(Path(shutil.copy2(store / spec.mar_file(version), out / "model-store")))
-    (out / "config" / "config.properties").write_text(render_config(specs, store, protocol=protocol))
+    (out / "config" / "config.properties").write_text(render_config(specs, store))
     return copied
 
 
@@ -113,11 +112,9 @@ def main(argv=None) -> None:
     parser.add_argument("models", nargs="*", help="models to bundle (default: all in models.yaml)")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "dist" / "kserve")
     parser.add_argument("--base", type=Path, default=Paths().base, help="project dir holding model_store/")
-    parser.add_argument("--protocol", choices=sorted(ENVELOPES), default="v1",
-                        help="KServe inference protocol (the InferenceService's protocolVersion)")
     args = parser.parse_args(argv)
     specs = select(load_registry(), args.models)
-    copied = build_bundle(args.out, specs, Paths(args.base), args.protocol)
+    copied = build_bundle(args.out, specs, Paths(args.base))
     print(f"{args.out}: config/config.properties + {len(copied)} archive(s) in model-store/")
     for path in copied:
         print(f"  {path.name}")

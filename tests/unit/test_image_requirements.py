@@ -126,9 +126,20 @@ def test_dockerfile_writes_its_list_with_the_shared_script_on_the_base_the_test_
     text = (REPO_ROOT / image.dockerfile).read_text()
     assert f"{' '.join(image.command)} > requirements.txt" in text  # the RUN step the test repeats
     assert "COPY docker/requirements.py docker/" in text
-    bases = {line.split()[1] for line in text.splitlines() if line.startswith("FROM ")}
-    # A new base changes the Python and glibc pip must resolve for: update Image along with the FROM lines.
-    assert bases == {image.base}
+    # A new base changes the Python and glibc pip must resolve for: update Image along with the base.
+    assert dockerfile_bases(text) == {image.base}
+
+
+def dockerfile_bases(text: str) -> set[str]:
+    """The images every FROM line names by default, with each `ARG NAME=default` before it substituted."""
+    defaults = dict(line.split()[1].split("=", 1) for line in text.splitlines()
+                    if line.startswith("ARG ") and "=" in line)
+    bases = set()
+    for line in text.splitlines():
+        if line.startswith("FROM "):
+            base = line.split()[1]
+            bases.add(re.sub(r"\$\{(\w+)\}", lambda m: defaults[m.group(1)], base))
+    return bases - {"deps"}  # a later stage FROM an earlier one
 
 
 def test_gpu_list_is_the_project_list_with_the_override_applied():
@@ -146,6 +157,23 @@ def test_a_stale_gpu_override_is_refused(tmp_path):
     pyproject.write_text('[project]\ndependencies = ["onnxruntime_GPU>=1", "numpy==2.4.6"]\n'
                          '[tool.genai-serve.gpu]\nreplace = { "onnxruntime-gpu" = "onnxruntime-gpu==1.31.1" }\n')
     assert image_requirements.requirements(pyproject, gpu=True) == ["onnxruntime-gpu==1.31.1", "numpy==2.4.6"]
+
+
+KSERVE_LOCK = REPO_ROOT / "docker" / "kserve-requirements.txt"
+
+
+def kserve_lock() -> list[str]:
+    return [line.strip() for line in KSERVE_LOCK.read_text().splitlines() if line.strip() and not line.startswith("#")]
+
+
+def test_kserve_runtime_image_installs_its_lock_on_the_cpu_image():
+    text = (REPO_ROOT / "docker" / "Dockerfile.kserve").read_text()
+    assert "COPY docker/kserve-requirements.txt /tmp/kserve-requirements.txt" in text
+    assert "pip install --no-cache-dir -r /tmp/kserve-requirements.txt" in text
+    assert dockerfile_bases(text) == {"genai-serve:cpu"}  # so it shares the CPU image's Python and glibc
+    lock = kserve_lock()
+    assert all(re.fullmatch(r"[A-Za-z0-9._-]+==[\w.+!-]+", line) for line in lock), "every line an exact pin"
+    assert "kserve==0.21.0" in lock
 
 
 # -- network: the list resolves on PyPI for the image's platform ----------------------------------------------------
@@ -182,3 +210,13 @@ def test_gpu_image_pins_resolve_on_pypi_with_matching_cuda_majors(tmp_path):
     base_cuda = int(re.search(r":(\d+)\.", image.base).group(1))
     assert ort == {"cuda": torch_cuda, "cudnn": torch_cudnn}, (ort, torch_cuda, torch_cudnn)
     assert base_cuda == torch_cuda and "cudnn" in image.base  # nvidia/cuda's CUDA 13 cudnn tags carry cuDNN 9
+
+
+@pytest.mark.network
+def test_kserve_runtime_lock_resolves_on_pypi_exactly(tmp_path):
+    """The runtime image's KServe venv, resolved for the CPU image's platform: nothing beyond the lock, every pin
+    at its version (a lock that resolves to something else would install something else)."""
+    lock = kserve_lock()
+    got = installed(resolve(lock, IMAGES["cpu"], tmp_path))
+    pins = {canonical(line.split("==")[0]): line.split("==")[1] for line in lock}
+    assert {name: meta["version"] for name, meta in got.items()} == pins

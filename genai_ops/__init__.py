@@ -1,0 +1,1 @@
+"""genai-serve operations: what runs beside TorchServe, never inside a worker (container runtimes, their checks)."""
