@@ -82,9 +82,9 @@ def torch_index() -> str:
         return ""
 
 
-def build(dockerfile: str, tag: str, build_args: dict[str, str], timeout: float = 5400) -> float:
+def build(dockerfile: str, tag: str, build_args: dict[str, str], no_cache: bool = False, timeout: float = 5400) -> float:
     """docker build from the repository root; returns the seconds it took."""
-    args = [a for k, v in build_args.items() for a in ("--build-arg", f"{k}={v}")]
+    args = [a for k, v in build_args.items() for a in ("--build-arg", f"{k}={v}")] + (["--no-cache"] if no_cache else [])
     started = time.monotonic()
     BUILD.mkdir(parents=True, exist_ok=True)
     log = BUILD / f"build-{tag.replace('/', '_').replace(':', '_')}.log"

@@ -103,8 +103,10 @@ def cases() -> list[dict]:
     good = [{"model": s.name, "protocol": "v1", "instances": [v1_instance(s)]} for s in registry]
     good += [{"model": s.name, "protocol": "v2", "inputs": v2_inputs(s)} for s in registry]
     bad = [{"model": "bigram", "protocol": "v2", "expect_field": "length",
-            "inputs": [{"name": "length", "shape": [1], "datatype": "INT64", "data": [10 ** 6]}]},
-           {"model": "bigram", "protocol": "v1", "expect_field": "length", "instances": [{"length": -1}]}]
+            "inputs": [{"name": "start_word", "shape": [1], "datatype": "BYTES", "data": ["The"]},
+                       {"name": "length", "shape": [1], "datatype": "INT64", "data": [10 ** 6]}]},
+           {"model": "bigram", "protocol": "v1", "expect_field": "length",
+            "instances": [{"start_word": "The", "length": 10}, {"start_word": "The", "length": -1}]}]
     return good + bad
 
 
@@ -120,7 +122,7 @@ def judge(todo: list[dict], results: list[dict]) -> list[str]:
     for case, result in zip(todo, results):
         where = f"{case['model']} {case['protocol']}"
         if "expect_field" in case:
-            if result["ok"] or result.get("status") != 400 or case["expect_field"] not in result.get("error", ""):
+            if result["ok"] or result.get("status") != 400 or refused_field(result) != case["expect_field"]:
                 problems.append(f"{where}: bad input not refused with a 400 naming {case['expect_field']}: {result}")
             continue
         if not result["ok"]:
@@ -131,3 +133,11 @@ def judge(todo: list[dict], results: list[dict]) -> list[str]:
         if not items or (case["protocol"] == "v1" and "error" in items[0]):
             problems.append(f"{where}: empty or failed answer {str(answer)[:200]}")
     return problems
+
+
+def refused_field(result: dict) -> str | None:
+    """The field a refusal names: the model's {"error", "field"} body, as KServe's server wraps it in `detail`."""
+    try:
+        return json.loads(result["error"])["detail"]["field"]
+    except (KeyError, TypeError, ValueError):
+        return None

@@ -118,7 +118,7 @@ def test_kserve_runtime_serves_v1_and_v2_through_kserve_model_server(bigram_stor
         results = kserve_client(base, [
             {"model": "bigram", "protocol": "v1", "instances": [{"start_word": "The", "length": 5},
                                                                   {"start_word": "king", "length": 3}]},
-            {"model": "bigram", "protocol": "v1", "instances": [{"start_word": "The"}, {"start_word": "a", "length": 0}]},
+            {"model": "bigram", "protocol": "v1", "instances": [{"start_word": "The"}, {"start_word": "a", "length": -1}]},
             {"model": "bigram", "protocol": "v2", "inputs": [
                 {"name": "start_word", "shape": [1], "datatype": "BYTES", "data": ["The"]},
                 {"name": "length", "shape": [1], "datatype": "INT32", "data": [5]},
@@ -126,6 +126,7 @@ def test_kserve_runtime_serves_v1_and_v2_through_kserve_model_server(bigram_stor
                 {"name": "temperature", "shape": [1], "datatype": "FP32", "data": [0.5]},
                 {"name": "seed", "shape": [1], "datatype": "INT64", "data": [3]}]},
             {"model": "bigram", "protocol": "v2", "inputs": [
+                {"name": "start_word", "shape": [1], "datatype": "BYTES", "data": ["The"]},
                 {"name": "length", "shape": [1], "datatype": "INT64", "data": [10 ** 6]}]},
             {"model": "bigram", "protocol": "v2", "inputs": [
                 {"name": "x", "shape": [2, 2], "datatype": "FP32", "data": [1, 2, 3, 4]}]},
@@ -136,7 +137,7 @@ def test_kserve_runtime_serves_v1_and_v2_through_kserve_model_server(bigram_stor
         assert v1["answer"]["predictions"][0]["generated_text"].lower().startswith("the")
         # a bad instance fails its v1 request (v1 has no per-instance status) with the model's 400 naming both
         assert (v1_bad["ok"], v1_bad["status"]) == (False, 400), v1_bad
-        assert "instances[1]" in v1_bad["error"] and "length" in v1_bad["error"], v1_bad
+        assert json.loads(v1_bad["error"])["detail"] == {**refusal(v1_bad), "field": "length", "instance": "instances[1]"}
         # v2: the request's fields as one-value tensors; the answer's fields as tensors
         assert v2["ok"], v2
         outputs = {o["name"]: o for o in v2["answer"]["outputs"]}
@@ -145,8 +146,8 @@ def test_kserve_runtime_serves_v1_and_v2_through_kserve_model_server(bigram_stor
         assert outputs["seed"] == {"name": "seed", "datatype": "INT64", "shape": [1], "data": [3]}
         # the model's own 400 naming the field passes through KServe's server; a real array is the OIP route's,
         # which bigram refuses naming `inputs`
-        assert (too_long["ok"], too_long["status"]) == (False, 400) and "length" in too_long["error"], too_long
-        assert (tensor["ok"], tensor["status"]) == (False, 400) and "inputs" in tensor["error"], tensor
+        assert (too_long["ok"], too_long["status"], refusal(too_long)["field"]) == (False, 400, "length"), too_long
+        assert (tensor["ok"], tensor["status"], refusal(tensor)["field"]) == (False, 400, "inputs"), tensor
         # enable_model_api=false: nothing registers at run time
         r = requests.post(f"http://127.0.0.1:{ports['management']}/models?url=bigram-1.0.mar", timeout=10)
         assert r.status_code != 200
@@ -155,6 +156,11 @@ def test_kserve_runtime_serves_v1_and_v2_through_kserve_model_server(bigram_stor
         code = proc.wait(timeout=60)
     assert code == 0  # SIGTERM: KServe's server and TorchServe stopped, a clean exit
     assert not _port_open("127.0.0.1", ports["inference"])
+
+
+def refusal(result: dict) -> dict:
+    """The model's own {"error", "field"} body, as KServe's server passes it on under `detail`."""
+    return json.loads(result["error"])["detail"]
 
 
 def kserve_client(base_url: str, cases: list[dict]) -> list[dict]:

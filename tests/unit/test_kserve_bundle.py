@@ -44,8 +44,8 @@ def test_config_follows_kserve_torchserve_conventions(project, tmp_path):
     kserve_bundle.main(["--out", str(out), "--base", str(project.base)])
     cfg = props((out / "config/config.properties").read_text())
     assert cfg["model_store"] == "/mnt/models/model-store"
-    assert cfg["inference_address"] == "http://127.0.0.1:8085"  # KServe's wrapper forwards here from :8080
-    assert cfg["service_envelope"] == "kserve"
+    assert cfg["inference_address"] == "http://127.0.0.1:8085"  # the runtime forwards here from :8080
+    assert "service_envelope" not in cfg  # the runtime speaks v1/v2 itself; TorchServe gets the models' own requests
     snapshot = json.loads(cfg["model_snapshot"])
     registry = load_registry()
     assert set(snapshot["models"]) == set(registry)
@@ -69,15 +69,12 @@ def test_config_keeps_torchserve_unreachable_from_outside_the_pod(project):
     for key in ("inference_address", "management_address"):
         assert cfg[key].startswith("http://127.0.0.1:")
     assert cfg["grpc_inference_address"] == cfg["grpc_management_address"] == "127.0.0.1"
-    assert cfg["grpc_inference_port"] != "7070"  # KServe's wrapper serves its own gRPC on 7070
+    # KServe's model server takes 8080 (REST) and 8081 (gRPC): none of TorchServe's listeners may
+    ports = {cfg[k].rsplit(":", 1)[1] for k in ("inference_address", "management_address", "metrics_address")}
+    assert not ports & {"8080", "8081"} and not {cfg["grpc_inference_port"], cfg["grpc_management_port"]} & {"8080", "8081"}
     assert cfg["enable_model_api"] == "false"
     assert cfg["allowed_urls"] == r"file:///mnt/models/model\-store/.*"
     assert cfg["max_request_size"] == "10485760"  # the rest of the project's config carries over
-
-
-def test_v2_protocol_uses_the_v2_envelope(project):
-    cfg = props(kserve_bundle.render_config(list(load_registry().values()), project.model_store, protocol="v2"))
-    assert cfg["service_envelope"] == "kservev2"
 
 
 def test_named_models_only_and_missing_archives_refused(project, tmp_path):
@@ -90,9 +87,15 @@ def test_named_models_only_and_missing_archives_refused(project, tmp_path):
         kserve_bundle.main(["--out", str(out), "--base", str(project.base)])
 
 
-def test_inferenceservice_matches_the_bundle():
+def test_inferenceservice_names_the_runtime_that_loads_the_bundle():
     isvc = yaml.safe_load((REPO_ROOT / "deploy/kserve/inferenceservice.yaml").read_text())
+    runtime = yaml.safe_load((REPO_ROOT / "deploy/kserve/servingruntime.yaml").read_text())
     model = isvc["spec"]["predictor"]["model"]
-    assert model["modelFormat"]["name"] == "pytorch"  # KServe's TorchServe runtime
-    assert model["protocolVersion"] == "v1"  # the bundle's default envelope (kserve)
+    assert model["runtime"] == runtime["metadata"]["name"]
+    formats = {f["name"] for f in runtime["spec"]["supportedModelFormats"]}
+    assert model["modelFormat"]["name"] in formats
+    assert model["protocolVersion"] in runtime["spec"]["protocolVersions"]
     assert model["storageUri"].startswith("pvc://")
+    args = runtime["spec"]["containers"][0]["args"]  # where KServe's storage initializer puts the bundle
+    assert f"--model-store={kserve_bundle.MOUNT}/model-store" in args
+    assert f"--ts-config={kserve_bundle.MOUNT}/config/config.properties" in args
