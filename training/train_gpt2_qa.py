@@ -34,8 +34,9 @@ def save(model, tok, out: Path, card: dict) -> None:
 
 def main(argv=None) -> None:
     from training.gpt2_base import load_pretrained, pretrain_tiny
-    from training.gpt2_data import corpus_texts, load_examples
-    from training.gpt2_eval import held_out, table
+    from training.gpt2_data import corpus_texts, held_out_sets, load_examples
+    from training.gpt2_eval import held_out_sets as evaluate_sets
+    from training.gpt2_eval import table, tables
     from training.train_gpt2_rl import grpo
     from training.train_gpt2_sft import sft
 
@@ -72,8 +73,11 @@ def main(argv=None) -> None:
     cap = args.max_steps
     started = time.perf_counter()
     train, train_src = load_examples(args.dataset, "train", args.train_limit)
-    dev, dev_src = load_examples(args.dataset, "dev", min(args.eval_limit, 16) if cap else args.eval_limit)
-    data = {"train": train_src, "held_out": dev_src}
+    sets = held_out_sets(args.dataset, min(args.eval_limit, 16) if cap else args.eval_limit)
+    first = next(iter(sets))  # name-disjoint offline, the dataset's dev split otherwise: the card's `held_out`
+    dev_src = sets[first][1]
+    data = {"train": train_src, "held_out": dev_src, "held_out_sets": {name: src for name, (_, src) in sets.items()}}
+    sets = {name: examples for name, (examples, _) in sets.items()}
 
     # 1. base
     if args.base_model:
@@ -87,8 +91,9 @@ def main(argv=None) -> None:
         contexts = list(dict.fromkeys(e["context"] for e in train))
         model, tok, base = pretrain_tiny(texts, contexts, min(args.pretrain_steps, cap or args.pretrain_steps), seed=args.seed)
         base = {"base_model": "small GPT-2 trained here (training/gpt2_base.py)", "config": model.config.to_diff_dict(), **base}
-        data["pretrain"] = {"tokenizer": "data/corpus/stories.txt + the training split", "texts": len(texts),
-                            "copy_drills": "the training split's paragraphs", "paragraphs": len(contexts)}
+        data["pretrain"] = {"tokenizer": "data/corpus/stories.txt + the training split (both generators)",
+                            "texts": len(texts), "copy_drills": "the training split's paragraphs",
+                            "paragraphs": len(contexts)}
         sft_lr, prompt_weight = args.sft_lr or 2e-3, 0.3
     print(f"== gpt2_qa base: {base}", flush=True)
 
@@ -96,23 +101,27 @@ def main(argv=None) -> None:
     prompt_weight = prompt_weight if args.sft_prompt_weight is None else args.sft_prompt_weight
     sft_metrics = sft(model, tok, train, steps=min(args.sft_steps, cap or args.sft_steps), batch=args.sft_batch,
                       lr=sft_lr, prompt_weight=prompt_weight, seed=args.seed)
-    eval_sft = held_out(model, tok, dev)
+    eval_sft = evaluate_sets(model, tok, sets)
     out_dir = args.out.parent
     save(model, tok, out_dir / "1.0", {"stage": "sft", "base": base, "training": sft_metrics, "data": data,
-                                       "held_out": eval_sft})
-    print(f"== gpt2_qa 1.0 (SFT): {sft_metrics}\n   held-out: {table(eval_sft)}", flush=True)
+                                       "held_out": eval_sft[first], "held_out_sets": tables(eval_sft)})
+    print(f"== gpt2_qa 1.0 (SFT): {sft_metrics}\n   held-out: {tables(eval_sft)}", flush=True)
 
     # 3. RL -> 2.0 (from 1.0)
     model, rl_metrics = grpo(out_dir / "1.0", tok, train, steps=min(args.rl_steps, cap or args.rl_steps), lr=args.rl_lr,
                              prompts_per_step=args.rl_prompts_per_step, seed=args.seed)
-    eval_rl = held_out(model, tok, dev)
+    eval_rl = evaluate_sets(model, tok, sets)
     save(model, tok, out_dir / "2.0", {"stage": "rl", "base": base, "from": "1.0", "training": {**sft_metrics, **rl_metrics},
-                                       "data": data, "held_out": eval_rl})
-    print(f"== gpt2_qa 2.0 (RL): {rl_metrics}\n   held-out: {table(eval_rl)}", flush=True)
+                                       "data": data, "held_out": eval_rl[first], "held_out_sets": tables(eval_rl)})
+    print(f"== gpt2_qa 2.0 (RL): {rl_metrics}\n   held-out: {tables(eval_rl)}", flush=True)
 
-    results = {"1.0": table(eval_sft), "2.0": table(eval_rl)}
-    atomic_write_json(args.out, {"versions": STAGES, "held_out": results, "base": base, "data": data,
-                                 "seconds": round(time.perf_counter() - started, 1)})
+    # held_out: the first set (name-disjoint offline), as the export gate and the model card read it;
+    # held_out_sets: every set. 2.1 is made at export (export/gpt2_int8.py); `python -m training.gpt2_eval --onnx
+    # artifacts/gpt2_qa/2.1` scores it on the same sets.
+    results = {"1.0": table(eval_sft[first]), "2.0": table(eval_rl[first])}
+    atomic_write_json(args.out, {"versions": STAGES, "held_out": results,
+                                 "held_out_sets": {"1.0": tables(eval_sft), "2.0": tables(eval_rl)},
+                                 "base": base, "data": data, "seconds": round(time.perf_counter() - started, 1)})
     print(f"== gpt2_qa held-out (greedy and sampled at T=0.8): {results}", flush=True)
 
 

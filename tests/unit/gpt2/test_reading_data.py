@@ -1,0 +1,117 @@
+"""gpt2_qa's reading data and held-out sets: reading_gen's spans, seeds, template and name disjointness; the
+hand-written set; the three held-out sets the trainer scores; and the real-model path (--base-model / --dataset)
+on a tiny random GPT-2 and a SQuAD-format directory."""
+import json
+import re
+
+import pytest
+
+from training import reading_gen
+from training.gpt2_data import HANDWRITTEN, held_out_sets, read_squad_json
+
+
+@pytest.fixture(scope="module")
+def docs():
+    return reading_gen.build(splits={"train": 600, "dev": 70})
+
+
+def rows(doc):
+    return [(p["context"], qa) for d in doc["data"] for p in d["paragraphs"] for qa in p["qas"]]
+
+
+def test_every_answer_is_a_span_of_its_context_and_the_output_is_seeded(docs):
+    for split in ("train", "dev"):
+        for context, qa in rows(docs[split]):
+            a = qa["answers"][0]
+            assert context[a["answer_start"]:a["answer_start"] + len(a["text"])] == a["text"]
+        assert docs[split]["version"] == reading_gen.VERSION
+    assert len(rows(docs["train"])) >= 1500 and len(rows(docs["dev"])) >= 150
+    assert reading_gen.build(splits={"dev": 70})["dev"] == docs["dev"]  # same seed, same set
+    assert reading_gen.build(seed=12, splits={"dev": 70})["dev"] != docs["dev"]
+
+
+def test_the_data_is_varied_many_relations_questions_and_paragraphs_with_several_people(docs):
+    train = rows(docs["train"])
+    firsts = {qa["question"].split()[0] for _, qa in train}
+    assert {"What", "Who", "Where", "When", "How"} <= firsts
+    assert len({qa["question"].split(" ")[0] + " " + qa["question"].split(" ")[1] for _, qa in train}) >= 15
+    # A question whose answer is a person's name, in a paragraph about two or more people: the question's words
+    # (not the answer's kind) must pick the person.
+    who = [(c, qa) for c, qa in train if qa["question"].startswith("Who ")]
+    assert len(who) >= 100
+    assert all(qa["answers"][0]["text"] in c for c, qa in who)
+
+
+def test_held_out_shapes_and_phrasings_are_never_used_in_training():
+    for rel, spec in reading_gen.RELATIONS.items():
+        for kind in ("shapes", "questions"):
+            train, dev = reading_gen.usable(spec[kind], kind, "train"), reading_gen.usable(spec[kind], kind, "dev")
+            assert train and dev and not set(map(str, train)) & set(map(str, dev)), (rel, kind)
+            assert len(train) + len(dev) == len(spec[kind])
+
+
+def test_template_disjoint_names_come_from_other_locales_and_are_never_training_names(docs):
+    assert not set(reading_gen.TRAIN_LOCALES) & set(reading_gen.HELD_OUT_LOCALES)
+    train_pool, dev_pool = reading_gen.pools("train"), reading_gen.pools("dev")
+    for kind in ("f", "m", "x", "surname", "city"):
+        assert dev_pool[kind] and not set(train_pool[kind]) & set(dev_pool[kind]), kind
+    train_words = {w for c, _ in rows(docs["train"]) for w in re.findall(r"[A-Z][a-zà-ÿ]+", c)}
+    names = [qa["answers"][0]["text"] for _, qa in rows(docs["dev"]) if qa["answers"][0]["text"][:1].isupper()]
+    assert len(names) >= 30
+    # a place may be a held-out word with a suffix ("Ivy" + "ford"): the word is what the hash assigns
+    stem = lambda n: re.sub(r"(ton|ford|by|field|wick)$", "", n.split()[0])  # noqa: E731
+    assert all(reading_gen.split_of(n.split()[0]) == "dev" or reading_gen.split_of(stem(n)) == "dev" for n in names)
+    assert not [n for n in names if n.split()[0] in train_words]
+
+
+def test_the_hand_written_set_is_squad_format_with_spans():
+    doc = json.loads(HANDWRITTEN.read_text())
+    examples = read_squad_json(HANDWRITTEN)
+    assert len(examples) >= 50
+    for d in doc["data"]:
+        for p in d["paragraphs"]:
+            for qa in p["qas"]:
+                a = qa["answers"][0]
+                assert p["context"][a["answer_start"]:a["answer_start"] + len(a["text"])] == a["text"]
+
+
+def test_the_offline_held_out_sets_are_three_the_name_disjoint_first(tmp_path, monkeypatch):
+    sets = held_out_sets(None, 5)
+    assert list(sets) == ["name_disjoint", "template_disjoint", "handwritten"]
+    assert all(len(examples) == 5 for examples, _ in sets.values())
+    assert sets["name_disjoint"][1]["kind"].endswith("squad_gen.py")
+    squad = tmp_path / "squad"
+    squad.mkdir()
+    (squad / "dev.json").write_text(HANDWRITTEN.read_text())
+    named = held_out_sets(str(squad), 3)
+    assert list(named) == ["held_out", "handwritten"] and named["held_out"][1]["kind"] == "local SQuAD-format JSON"
+
+
+def test_the_real_model_path_trains_a_named_base_on_a_squad_directory(tmp_path, monkeypatch):
+    """--base-model DIR --dataset DIR: the same code trains any GPT-2 on SQuAD-format data (here a tiny random
+    GPT-2 config and a SQuAD v1.1 file, as rajpurkar/squad would give)."""
+    from tests.unit.gpt2.conftest import tiny_model
+    from training import train_gpt2_qa
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    base = tmp_path / "base"
+    model, tok = tiny_model()
+    model.save_pretrained(base)
+    tok.save_pretrained(base)
+    squad = tmp_path / "squad"
+    squad.mkdir()
+    for split in ("train", "dev"):
+        (squad / f"{split}.json").write_text(HANDWRITTEN.read_text())
+    out = tmp_path / "checkpoints" / "gpt2_qa" / "training.json"
+    train_gpt2_qa.main(["--out", str(out), "--base-model", str(base), "--dataset", str(squad), "--max-steps", "2",
+                        "--eval-limit", "4", "--rl-prompts-per-step", "2"])
+    record = json.loads(out.read_text())
+    assert record["base"] == {"base_model": str(base)}
+    assert record["data"]["train"]["kind"] == "local SQuAD-format JSON"
+    assert record["data"]["train"]["examples"] == len(read_squad_json(HANDWRITTEN))
+    for version in ("1.0", "2.0"):
+        assert set(record["held_out_sets"][version]) == {"held_out", "handwritten"}
+        assert record["held_out_sets"][version]["held_out"]["greedy"]["n"] == 4
+        card = json.loads((out.parent / version / "card.json").read_text())
+        assert card["training"]["sft_lr"] == 5e-5 and card["training"]["sft_prompt_weight"] == 0.0
+    assert record["held_out"]["1.0"] == record["held_out_sets"]["1.0"]["held_out"]
