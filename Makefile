@@ -167,8 +167,8 @@ image: ## docker build the CPU image (BASE_IMAGE=..., TORCH_INDEX_URL= for PyPI'
 image-test: setup kserve-venv docker-tools ## build the CPU, Prometheus and KServe images and check them from outside (root; after make all; ARGS="--parts cpu")
 	$(PY) docker/imagetest/run.py $(ARGS)
 
-lint-docker: setup ## hadolint on docker/Dockerfile and docker/Dockerfile.gpu (rules ignored in .hadolint.yaml, with reasons)
-	$(VENV)/bin/hadolint --config .hadolint.yaml docker/Dockerfile docker/Dockerfile.gpu
+lint-docker: setup ## hadolint on every Dockerfile (rules ignored in .hadolint.yaml, with reasons)
+	$(VENV)/bin/hadolint --config .hadolint.yaml docker/Dockerfile docker/Dockerfile.gpu docker/Dockerfile.kserve docker/prometheus/Dockerfile
 
 validate-k8s: setup ## every manifest under deploy/ against the pinned Kubernetes schemas (offline, strict)
 	$(PY) deploy/validate.py
