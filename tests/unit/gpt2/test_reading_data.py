@@ -115,3 +115,15 @@ def test_the_real_model_path_trains_a_named_base_on_a_squad_directory(tmp_path, 
         card = json.loads((out.parent / version / "card.json").read_text())
         assert card["training"]["sft_lr"] == 5e-5 and card["training"]["sft_prompt_weight"] == 0.0
     assert record["held_out"]["1.0"] == record["held_out_sets"]["1.0"]["held_out"]
+
+
+def test_an_exported_version_is_scored_by_the_serving_loop_on_the_held_out_sets(gpt2_exports):
+    """2.1 exists only as an export (int8 ONNX): gpt2_eval scores it with the serving decoder, greedy and sampled."""
+    from training.gpt2_eval import DECODINGS, evaluate_onnx
+
+    examples = read_squad_json(HANDWRITTEN)[:4]
+    for version in ("2.0", "2.1"):
+        for settings in DECODINGS.values():
+            r = evaluate_onnx(gpt2_exports.artifact_dir("gpt2_qa", version), examples, threads=1, **settings)
+            assert r["n"] == 4 and all(0 <= r[k] <= 1 for k in ("exact_match", "f1", "contained", "format_compliance"))
+            assert 0 < r["mean_length"] <= 48 and len(r["samples"]) == 3
