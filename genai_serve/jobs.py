@@ -18,3 +18,4 @@ class SamplingJob:
     noise: float = 0.0  # Langevin only
     preview_every: int | None = None  # diffusion streaming: steps between previews; None = not streaming
     stream: bool = False  # NDJSON lines while sampling (diffusion)
+    timeout_s: float | None = None  # the scheduler stops the request after this long (a 408 naming timeout_s)

@@ -1,16 +1,20 @@
-"""Iteration-level scheduling for the iterative models (DESIGN.md principle 13), with no server import.
+"""Iteration-level scheduling for the iterative models (gpt2_qa, diffusion, ebm), with no server import.
 
-One `Scheduler` per worker owns the running requests of one model: admission against a cost cap, per-request
-state, deadlines, removal. An `Engine` (genai_serve/iterative/) knows one model: it turns a parsed job into a
-running state and advances a list of states by one step in shared network calls. The server adapter
-(handlers/iterative.py) only feeds new requests in, tells which requests are still wanted, runs a slice and
-sends what each request has to say. vLLM splits its engine the same way (scheduler / model runner / API).
+One `Scheduler` per worker owns the running requests of one model: all of admission (a request's cost, the 400
+for one that could never fit, the 429 with Retry-After for one that does not fit now, its deadline), per-request
+state and removal. An `Engine` (genai_serve/engines/) knows one model: it turns a parsed job into a running state
+and advances a list of states by one step in shared network calls. The server adapter (handlers/iterative.py)
+only feeds new requests in, tells which requests are still wanted, runs a slice and sends what each request has
+to say. vLLM splits its engine the same way (scheduler / model runner / API).
 
 Per slice (one server call):
   1. `keep_only(ids)`  requests the server no longer sends (their client went away) are dropped: their rows
                        leave the batch before the next network call;
-  2. `admit(...)`      each new request joins if the work held plus its cost fits `max_cost`, else Overloaded
-                       (429 + Retry-After, estimated from the measured drain rate);
+  2. `submit(id, job)` each new request's cost is the product of the registry's cost attributes of its job
+                       (images x steps, ...); one costing more than `max_cost` is refused with a 400 naming the
+                       first of them; one that does not fit beside the work held is refused with Overloaded (429 +
+                       Retry-After, estimated from the measured drain rate); the others join, with a deadline
+                       from the job's `timeout_s`;
   3. `run_slice()`     steps the running requests together until `slice_s` has passed, or a request finished,
                        or one produced its first output (so time to first output is not held back by the slice);
                        a request past its deadline stops with a 408 naming `timeout_s`. With `step_rows`, a step
@@ -23,6 +27,7 @@ Per slice (one server call):
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol, Sequence
@@ -30,16 +35,15 @@ from typing import Any, Callable, Protocol, Sequence
 from genai_serve.errors import InputError
 
 
-class Overloaded(Exception):
+class Overloaded(InputError):
     """The worker holds too much work to take this request now: a 429 with Retry-After."""
 
     def __init__(self, message: str, retry_after_s: int):
-        super().__init__(message)
-        self.message = message
+        super().__init__(message, None, 429)
         self.retry_after_s = retry_after_s
 
     def to_body(self) -> dict:
-        return {"error": self.message, "field": None, "retry_after_s": self.retry_after_s}
+        return {**super().to_body(), "retry_after_s": self.retry_after_s}
 
 
 @dataclass
@@ -108,19 +112,29 @@ Observer = Callable[[str, float], None]
 
 
 class Scheduler:
-    def __init__(self, engine: Engine, max_cost: float, slice_s: float, *, cost_unit: str = "units",
-                 step_rows: int | None = None, max_skips: int = 20, clock: Callable[[], float] = time.monotonic,
-                 observe: Observer | None = None):
+    def __init__(self, engine: Engine, max_cost: float, slice_s: float, *, cost: Sequence[str] = (),
+                 cost_unit: str = "units", step_rows: int | None = None, max_skips: int = 20,
+                 clock: Callable[[], float] = time.monotonic, observe: Observer | None = None):
         self.engine = engine
         self.max_cost = float(max_cost)
         self.slice_s = float(slice_s)
         # None: every running request in every step (engines whose state is one shared batch, e.g. a KV cache)
         self.step_rows, self.max_skips = step_rows, max_skips
+        self.cost_factors = tuple(cost)  # job attributes whose product is a request's cost (images x steps)
         self.cost_unit = cost_unit
         self.clock = clock
         self.observe = observe or (lambda name, value: None)
         self.entries: dict[str, Entry] = {}
         self._rate: float | None = None  # cost units drained per second (EWMA over slices)
+
+    @classmethod
+    def for_model(cls, engine: Engine, settings: dict, observe: Observer | None = None) -> "Scheduler":
+        """From a model's registry settings (models.yaml `handler_config.scheduler`: cost, cost_unit, max_cost,
+        slice_ms, step_rows). GENAI_SLICE_MS overrides the slice for one server (the benchmarks sweep it)."""
+        slice_ms = float(os.environ.get("GENAI_SLICE_MS") or settings.get("slice_ms", 25))
+        return cls(engine, float(settings.get("max_cost", math.inf)), slice_ms / 1000.0,
+                   cost=settings.get("cost", ()), cost_unit=settings.get("cost_unit", "units"),
+                   step_rows=settings.get("step_rows"), observe=observe)
 
     # -- membership ---------------------------------------------------------------------------------
     def __contains__(self, rid: str) -> bool:
@@ -136,8 +150,23 @@ class Scheduler:
     def held_cost(self) -> float:
         return sum(e.remaining_cost for e in self.entries.values() if not e.done)
 
+    def cost(self, job: Any) -> float:
+        """A job's cost: the product of its cost attributes (1 when the model has none)."""
+        return float(math.prod(getattr(job, name) for name in self.cost_factors))
+
+    def submit(self, rid: str, job: Any) -> None:
+        """Admission, all of it: InputError (400) for a job that could never fit, Overloaded (429) for one that does
+        not fit now; else it joins, streaming if the job asks to and stopped at its `timeout_s` if it has one."""
+        cost = self.cost(job)
+        if cost > self.max_cost:
+            raise InputError(f"{' x '.join(self.cost_factors)}: this request costs {cost:.0f} {self.cost_unit}, more "
+                             f"than this model admits at once ({self.max_cost:.0f}); ask for less",
+                             self.cost_factors[0] if self.cost_factors else None)
+        self.admit(rid, job, cost, stream=bool(getattr(job, "stream", False)), timeout_s=getattr(job, "timeout_s", None))
+
     def admit(self, rid: str, job: Any, cost: float, *, stream: bool = False, timeout_s: float | None = None) -> None:
-        """Take a new request, or raise Overloaded when the work held plus `cost` exceeds `max_cost`."""
+        """Take a new request at a given cost, or raise Overloaded when the work held plus `cost` exceeds
+        `max_cost` (`submit` works the cost out from the job; this is its last step)."""
         held = self.held_cost()
         if held + cost > self.max_cost:
             self.observe("cost_refused", cost)

@@ -23,12 +23,11 @@ from pathlib import Path
 from genai_serve import oip
 from genai_serve.envelope import Decoded, decode_request
 from genai_serve.errors import InputError
+from genai_serve.replies import NATIVE, NDJSON
 from genai_serve.runtime import recording_devices, thread_budget, worker_device
 from genai_serve.schema import build_request_model, validate
 
 log = logging.getLogger(__name__)
-
-NDJSON = "application/x-ndjson"
 
 
 def seed_or_fresh(seed: int | None) -> int:
@@ -79,9 +78,10 @@ class BaseHandler:
         """One Open Inference Protocol request (JSON tensors) -> one item for `infer` (models with `tensor_outputs`)."""
         raise NotImplementedError
 
-    def parse_request(self, request: dict) -> object:
+    def parse_request(self, request: dict, url_path: str = "") -> object:
         """One request as TorchServe hands it -> one item for `infer`: the envelope decoded, then either an OIP
-        tensor body (`inputs`, genai_serve/oip.py) or the model's own fields checked against its schema."""
+        tensor body (`inputs`, genai_serve/oip.py) or the model's own fields checked against its schema.
+        `url_path` is what followed the model (and version) in the URL; only gpt2_qa serves more than one API."""
         decoded = decode_request(request, self.binary_fields)
         if oip.is_oip(decoded.params):
             if not self.tensor_outputs:
@@ -89,6 +89,31 @@ class BaseHandler:
                                  f"(GET /models/{self.model_name}?customized=true)", "inputs")
             return self.parse_tensors(oip.read_request(decoded.params, self.max_tensor_elements, self.tensor_outputs))
         return self.parse(decoded, validate(self.request_model, self.request_spec, decoded.params))
+
+    def api_for(self, url_path: str):
+        """The API that answers requests on `url_path` (genai_serve/replies.py): the native one, for every model
+        but gpt2_qa, whose v1/ paths speak OpenAI's."""
+        return NATIVE
+
+    def parse_one(self, context, idx: int, request: dict) -> tuple[object, str | None]:
+        """(item, None), or (None, the request's whole response) when it is refused: the one per-request error
+        path of every model. A client's mistake is its 4xx; our bug while parsing it is a 500 for it alone."""
+        url_path = _url_path(context, idx)
+        try:
+            return self.parse_request(request, url_path), None
+        except InputError as exc:
+            return None, self.refuse(context, idx, exc, self.api_for(url_path))
+        except Exception:
+            log.exception("%s: request %d could not be parsed", self.model_name, idx)
+            return None, self._reply_output(context, idx, None)
+
+    def refuse(self, context, idx: int, exc: InputError, api) -> str:
+        """A refusal in the shape of the API that was asked (`api`, genai_serve/replies.py); a 429 says when to
+        retry."""
+        retry_after = getattr(exc, "retry_after_s", None)
+        if retry_after is not None:
+            context.set_response_header(idx, "Retry-After", str(retry_after))
+        return self._reply(context, idx, api.error_body(exc), exc.status, exc.message)
 
     def infer(self, items: list) -> list[dict]:
         """All valid items of the batch at once -> one response dict per item."""
@@ -115,14 +140,12 @@ class BaseHandler:
         responses: list = [None] * len(data)
         items, slots = [], []
         for i, request in enumerate(data):
-            try:
-                items.append(self.parse_request(request))
+            item, refusal = self.parse_one(context, i, request)
+            if refusal is None:
+                items.append(item)
                 slots.append(i)
-            except InputError as exc:
-                responses[i] = self._reply(context, i, exc.to_body(), exc.status, exc.message)
-            except Exception:  # our bug in decoding one request: a 500 for it alone, never the batch's 503
-                log.exception("%s: request %d could not be parsed", self.model_name, i)
-                responses[i] = self._reply_output(context, i, None)
+            else:
+                responses[i] = refusal
         if items:
             try:
                 outputs = self.infer(items)
@@ -167,3 +190,11 @@ def _is_describe(context) -> bool:
         return context.get_request_header(0, "describe") == "True"
     except (AttributeError, IndexError, KeyError, TypeError):
         return False
+
+
+def _url_path(context, idx: int) -> str:
+    """What followed /predictions/<model>[/<version>] in the request's URL (TorchServe's url_path header)."""
+    try:
+        return (context.get_request_header(idx, "url_path") or "").strip("/")
+    except (AttributeError, IndexError, KeyError, TypeError):
+        return ""

@@ -36,4 +36,4 @@ class DiffusionHandler(IterativeHandler):
         if params.stream:
             every = params.preview_every or max(1, math.ceil(params.diffusion_steps / DEFAULT_PREVIEWS))
         return SamplingJob(seed_or_fresh(params.seed), params.num_samples, params.diffusion_steps, params.return_,
-                           preview_every=every, stream=params.stream)
+                           preview_every=every, stream=params.stream, timeout_s=params.timeout_s)

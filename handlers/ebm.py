@@ -32,4 +32,4 @@ class EbmHandler(IterativeHandler):
 
     def parse(self, decoded, params):
         return SamplingJob(seed_or_fresh(params.seed), params.num_samples, params.steps, params.return_,
-                           step_size=params.step_size, noise=params.noise)
+                           step_size=params.step_size, noise=params.noise, timeout_s=params.timeout_s)

@@ -19,10 +19,10 @@ import json
 from datetime import datetime
 
 from genai_serve.engines.gpt2 import Gpt2Engine
-from genai_serve.errors import InputError
-from genai_serve.gpt2 import openai_api
+from genai_serve.envelope import decode_request
 from genai_serve.gpt2.onnx_step import OnnxDecoder
-from genai_serve.gpt2.service import parse, response, row_text
+from genai_serve.gpt2.openai_api import OpenAIApi
+from genai_serve.gpt2.service import Gpt2NativeApi, parse
 from genai_serve.gpt2.tokenizer import Tokenizer
 from genai_serve.runtime import make_session
 from genai_serve.schema import validate
@@ -35,79 +35,30 @@ class Gpt2QaHandler(IterativeHandler):
         self.tokenizer = Tokenizer(self.model_dir / "tokenizer")
         self.generation = json.loads((self.model_dir / "generation.json").read_text())
         self.eos = int(self.generation["eos_token_id"])
-        self.fine_tuned = self.generation.get("stage") in ("sft", "rl")
         self.default_max_new = int(self.config.get("default_max_new_tokens", 64))
+        archived = self.card.get("archived_at")
+        created = int(datetime.fromisoformat(archived).timestamp()) if archived else 0
+        # The two APIs this model speaks; each job names the one that asked, which shapes its replies and body.
+        self.native = Gpt2NativeApi(self.tokenizer, self.version, self.generation.get("stage") in ("sft", "rl"))
+        self.openai = OpenAIApi(f"{self.model_name}/{self.version}", self.tokenizer, self.default_max_new, created)
         decoder = OnnxDecoder(make_session(self.model_dir / "model.onnx", self.threads, self.gpu_id))
-        self.engine = Gpt2Engine(decoder, self.tokenizer, self.eos, self._final_body)
+        self.engine = Gpt2Engine(decoder, self.tokenizer, self.eos, lambda job, rows: job.api.final_body(job, rows))
 
-    @property
-    def model_id(self) -> str:
-        return f"{self.model_name}/{self.version}"
+    def api_for(self, url_path: str):
+        """The native API on the model's own path; OpenAI's on anything after it (v1/..., an unknown path is
+        OpenAI's 404 naming url_path)."""
+        return self.openai if url_path else self.native
+
+    def parse_request(self, request: dict, url_path: str = ""):
+        if not url_path:
+            return super().parse_request(request)
+        decoded = decode_request(request, self.binary_fields)
+        return self.openai.parse(url_path, decoded.params,
+                                 lambda native: self.parse(decoded, validate(self.request_model, self.request_spec,
+                                                                              native)))
 
     def parse(self, decoded, params):
-        return parse(params, self.tokenizer, self.eos, int(self.generation["n_positions"]), seed_or_fresh(params.seed),
-                     self.default_max_new, self.generation.get("stage", "base"))
-
-    # -- routing: the native API, or the OpenAI API on the v1/ paths ---------------------------------------
-    def _api(self, idx: int) -> str | None:
-        return openai_api.route(self._context.get_request_header(idx, "url_path") or "")
-
-    def _is_openai(self, idx: int) -> bool:
-        """The request came on a v1/ path (or an unknown one): its errors take OpenAI's shape."""
-        try:
-            return self._api(idx) is not None
-        except InputError:
-            return True
-
-    def immediate(self, idx: int, request: dict) -> dict | None:
-        if self._api(idx) == "models":
-            archived = self.card.get("archived_at")
-            created = int(datetime.fromisoformat(archived).timestamp()) if archived else 0
-            return openai_api.models_list(self.model_id, created)
-        return None
-
-    def parse_request(self, decoded, idx: int):
-        api = self._api(idx)
-        if api is None:
-            return super().parse_request(decoded, idx)
-        try:
-            native, stops = openai_api.to_native(api, decoded.params, self.default_max_new)
-            params = validate(self.request_model, self.request_spec, native)
-            job = self.parse(decoded, params)
-        except InputError as exc:
-            raise openai_api.openai_error(exc) from None
-        job.api, job.stop = api, stops
-        job.top_k = None  # OpenAI's API has no top-k: sample from the whole distribution (after top_p)
-        job.openai = openai_api.new_request(api, decoded.params, self.model_id)
-        return job, params
-
-    def _final_body(self, job, rows) -> dict:
-        if job.api == "native":
-            return response(job, rows, self.tokenizer, self.version, self.fine_tuned)
-        texts = [row_text(r, self.tokenizer) for r in rows]
-        return openai_api.final_body(job.openai, texts, [r.finish_reason for r in rows], len(job.prompt_ids),
-                                     sum(len(r.tokens) for r in rows))
-
-    # -- rendering -------------------------------------------------------------------------------------------
-    def content_type(self, job) -> str:
-        if job is not None and job.api != "native" and job.stream:
-            return openai_api.SSE
-        return super().content_type(job)
-
-    def render(self, reply, stream_started: bool) -> str:
-        job = reply.job
-        if job.api == "native":
-            return super().render(reply, stream_started)
-        if job.stream:
-            return openai_api.sse(job.openai, reply.events, reply.final, reply.error)
-        if reply.final is not None:
-            return json.dumps(reply.final)
-        return json.dumps(openai_api.error_body(reply.error)) if reply.error is not None else ""
-
-    def error_body(self, idx: int, exc: InputError) -> dict:
-        return openai_api.error_body(exc) if self._is_openai(idx) else exc.to_body()
-
-    def overload_body(self, idx: int, exc) -> dict:
-        if self._is_openai(idx):
-            return openai_api.error_body(InputError(exc.message, None, 429))
-        return super().overload_body(idx, exc)
+        job = parse(params, self.tokenizer, self.eos, int(self.generation["n_positions"]), seed_or_fresh(params.seed),
+                    self.default_max_new, self.generation.get("stage", "base"))
+        job.api = self.native
+        return job

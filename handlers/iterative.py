@@ -3,9 +3,12 @@
 With `continuousBatching: true` in model-config.yaml, TorchServe's frontend (wlm/ContinuousBatching.java) keeps a
 set of running requests per worker and calls `handle` again and again: each call carries the running requests
 (those seen before arrive with headers only) plus any new ones that fit `batchSize`, and every reply is written to
-its client at once. One call here is one slice of genai_serve/scheduler.py: admit the new requests, drop the ones
-TorchServe no longer sends (their client disconnected: the frontend removes a job whose connection closed after
-a reply), step everyone together for up to `slice_ms`, and answer each request with what it has so far.
+its client at once. One call here is one slice of genai_serve/scheduler.py: hand the new requests to the
+scheduler (which admits or refuses them), drop the ones TorchServe no longer sends (their client disconnected:
+the frontend removes a job whose connection closed after a reply), step everyone together for up to `slice_ms`,
+and answer each request with what it has so far, in the shape of the API that asked (genai_serve/replies.py).
+This module only translates TorchServe's calls: parsing is the base handler's (handlers/base.py), admission the
+scheduler's, the wire format the API object's.
 
 Every request gets a reply on every call (TorchServe requires one per request), and its `stopping_criteria`
 entry says whether it was the last: TorchServe sends `ts_stream_next: true` replies as HTTP chunks and ends the
@@ -22,17 +25,14 @@ from __future__ import annotations
 
 import json
 import logging
-import math
-import os
 import time
 
 from ts.handler_utils.utils import send_intermediate_predict_response
 
-from genai_serve.envelope import decode_request
 from genai_serve.errors import InputError
-from genai_serve.scheduler import Overloaded, Reply, Scheduler
-from genai_serve.schema import validate
-from handlers.base import NDJSON, BaseHandler, _is_describe
+from genai_serve.replies import Immediate
+from genai_serve.scheduler import Reply, Scheduler
+from handlers.base import BaseHandler, _is_describe
 
 log = logging.getLogger(__name__)
 
@@ -50,29 +50,21 @@ METRICS = {
 
 
 class IterativeHandler(BaseHandler):
-    """Subclasses set `self.engine` in `load()` and turn a request into a job in `parse()` (as BaseHandler)."""
+    """Subclasses set `self.engine` in `load()` and turn a request into a job in `parse()` (as BaseHandler); a job
+    carries what the scheduler reads (the registry's cost attributes, `stream`, `timeout_s`)."""
 
     def initialize(self, context) -> None:
         super().initialize(context)
-        sched = self.config.get("scheduler", {})
-        self.cost_factors = list(sched.get("cost", []))
-        # GENAI_SLICE_MS overrides the registry's slice for one server (the benchmarks sweep it)
-        slice_ms = float(os.environ.get("GENAI_SLICE_MS") or sched.get("slice_ms", 25))
-        self.scheduler = Scheduler(self.engine, float(sched.get("max_cost", math.inf)), slice_ms / 1000.0,
-                                   cost_unit=sched.get("cost_unit", "units"), step_rows=sched.get("step_rows"),
-                                   observe=self._observe)
+        self.scheduler = Scheduler.for_model(self.engine, self.config.get("scheduler", {}), observe=self._observe)
         # Without continuousBatching in model-config.yaml, TorchServe batches statically: each call's requests run
         # to the end inside that call (the benchmarks' baseline, and what an archive without the flag gets).
         self.continuous = bool((getattr(context, "model_yaml_config", None) or {}).get("continuousBatching"))
         self.streaming: set[str] = set()  # requests whose status line went out with a first chunk
         self._observed: list[tuple[str, float]] = []
 
-    def cost(self, job) -> float:
-        """The registry's cost of a job: the product of its `scheduler.cost` attributes (images x steps, ...)."""
-        return float(math.prod(getattr(job, name) for name in self.cost_factors))
-
-    def timeout_s(self, params) -> float | None:
-        return getattr(params, "timeout_s", None)
+    def api_of(self, job):
+        """The API a job's replies take (the one that asked for it; the native one unless the job says)."""
+        return getattr(job, "api", None) or self.api_for("")
 
     # -- TorchServe entry point: one call = one slice ------------------------------------------------
     def handle(self, data: list, context) -> list:
@@ -80,22 +72,21 @@ class IterativeHandler(BaseHandler):
             context.stopping_criteria = None
             return [json.dumps(self.describe())]
         started = time.perf_counter()
-        self._context = context
         rids = [context.request_ids[i] for i in range(len(data))]
         self.scheduler.keep_only(set(rids))  # 1. clients gone: their rows leave before the next step
         self.streaming &= set(rids)
-        new, refused = self._admit(data, rids)  # 2. new requests join, or get their 4xx now
+        new, answered = self._submit_new(context, data, rids)  # 2. new requests join, or are answered now
         self._run_slice()  # 3. everyone steps together
         while not self.continuous and self.scheduler.busy():
-            self._send_static_events(rids, refused)  # static batching: the whole loop in this call
+            self._send_static_events(context, rids, answered)  # static batching: the whole loop in this call
             self._run_slice()
         responses, last = [], []
         for i, rid in enumerate(rids):  # 4. what each request has to say now
-            if i in refused:
-                responses.append(refused[i])
+            if i in answered:
+                responses.append(answered[i])
                 last.append(None)  # a plain, whole response
             else:
-                body, is_last = self._reply_step(i, rid, self.scheduler.take(rid))
+                body, is_last = self._reply_step(context, i, rid, self.scheduler.take(rid))
                 responses.append(body)
                 last.append(is_last)
         if self.continuous:
@@ -103,9 +94,37 @@ class IterativeHandler(BaseHandler):
         else:  # static: TorchServe ends a response that had intermediate chunks with this last reply
             self.streaming.clear()
         if new:  # HandlerRequests counts requests received: a call that only continues running ones adds none
-            self._metrics(context, started, new, new - len(refused))
+            self._metrics(context, started, new, new - len(answered))
         self._flush_observations(context)
         return responses
+
+    def _submit_new(self, context, data: list, rids: list[str]) -> tuple[int, dict[int, str]]:
+        """Parse the requests seen for the first time and hand them to the scheduler; (how many were new,
+        {index: whole response} for those answered in this call: refused, or with nothing to run)."""
+        new, answered = 0, {}
+        for i, (rid, request) in enumerate(zip(rids, data)):
+            if rid in self.scheduler:
+                continue
+            new += 1
+            job, refusal = self.parse_one(context, i, request)
+            if refusal is None:
+                refusal = self._submit(context, i, rid, job)
+            if refusal is not None:
+                answered[i] = refusal
+        for i, rid in enumerate(rids):  # how many requests share the steps a new one starts with
+            if rid in self.scheduler and i not in answered:
+                context.set_response_header(i, "X-Batch-Size", str(len(self.scheduler)))
+        return new, answered
+
+    def _submit(self, context, idx: int, rid: str, job) -> str | None:
+        """The scheduler admits the job (None), or its refusal is the whole response (400, 429 + Retry-After)."""
+        if isinstance(job, Immediate):
+            return self._reply(context, idx, job.body, 200, "OK")
+        try:
+            self.scheduler.submit(rid, job)
+        except InputError as exc:
+            return self.refuse(context, idx, exc, self.api_of(job))
+        return None
 
     def _run_slice(self) -> None:
         try:
@@ -114,102 +133,32 @@ class IterativeHandler(BaseHandler):
             log.exception("%s: a step failed", self.model_name)
             self.scheduler.fail_all(InputError("internal error while sampling", None, 500))
 
-    def _send_static_events(self, rids: list[str], refused: dict) -> None:
+    def _send_static_events(self, context, rids: list[str], answered: dict) -> None:
         """Static batching: stream a slice's events as TorchServe's intermediate responses (HTTP chunks)."""
         for i, rid in enumerate(rids):
-            reply = None if i in refused else self.scheduler.take_events(rid)
+            reply = None if i in answered else self.scheduler.take_events(rid)
             if reply is None:
                 continue
-            self._context.set_response_status(200, "OK", i)
-            self._context.set_response_content_type(i, self.content_type(reply.job))
+            api = self.api_of(reply.job)
+            context.set_response_status(200, "OK", i)
+            context.set_response_content_type(i, api.content_type(reply.job))
             self.streaming.add(rid)
-            chunk = self.render(reply, stream_started=True)
-            send_intermediate_predict_response({i: chunk}, {i: rid}, "Intermediate response", 200, self._context)
+            chunk = api.render(reply, stream_started=True)
+            send_intermediate_predict_response({i: chunk}, {i: rid}, "Intermediate response", 200, context)
 
-    def _admit(self, data: list, rids: list[str]) -> tuple[int, dict[int, str]]:
-        """Admit the requests seen for the first time; (how many were new, {index: reply} for those refused)."""
-        new, refused, admitted = 0, {}, []  # refused: requests answered in this call (a 4xx, or immediate)
-        for i, (rid, request) in enumerate(zip(rids, data)):
-            if rid in self.scheduler:
-                continue
-            new += 1
-            try:
-                answer = self.immediate(i, request)
-                if answer is not None:  # nothing to run (e.g. the OpenAI API's model list)
-                    refused[i] = self._reply(self._context, i, answer, 200, "OK")
-                    continue
-                decoded = decode_request(request, self.binary_fields)
-                job, params = self.parse_request(decoded, i)
-                cost = self.cost(job)
-                if cost > self.scheduler.max_cost:
-                    raise InputError(f"{' x '.join(self.cost_factors)}: this request costs {cost:.0f} "
-                                     f"{self.scheduler.cost_unit}, more than this model admits at once "
-                                     f"({self.scheduler.max_cost:.0f}); ask for less", self.cost_factors[0])
-                self.scheduler.admit(rid, job, cost, stream=bool(getattr(job, "stream", False)),
-                                     timeout_s=self.timeout_s(params))
-                admitted.append(i)
-            except InputError as exc:
-                refused[i] = self._reply(self._context, i, self.error_body(i, exc), exc.status, exc.message)
-            except Overloaded as exc:
-                self._context.set_response_header(i, "Retry-After", str(exc.retry_after_s))
-                refused[i] = self._reply(self._context, i, self.overload_body(i, exc), 429, exc.message)
-            except Exception:  # our bug in parsing one request: a 500 for it alone
-                log.exception("%s: request %d could not be parsed", self.model_name, i)
-                refused[i] = self._reply_output(self._context, i, None)
-        for i in admitted:  # how many requests share the steps it starts with
-            self._context.set_response_header(i, "X-Batch-Size", str(len(self.scheduler)))
-        return new, refused
-
-    def immediate(self, idx: int, request: dict) -> dict | None:
-        """A body to answer at once without running anything, or None (subclasses with such endpoints)."""
-        return None
-
-    def parse_request(self, decoded, idx: int):
-        """One new request -> (job, validated params). Subclasses with more than one API override this."""
-        params = validate(self.request_model, self.request_spec, decoded.params)
-        return self.parse(decoded, params), params
-
-    # -- replies ----------------------------------------------------------------------------------------
-    def _reply_step(self, idx: int, rid: str, reply: Reply) -> tuple[str, bool | None]:
+    def _reply_step(self, context, idx: int, rid: str, reply: Reply) -> tuple[str, bool | None]:
         """(body, last) for a running request; last None = one plain response (nothing was streamed yet)."""
-        ctx = self._context
+        api = self.api_of(reply.job)
+        context.set_response_content_type(idx, api.content_type(reply.job))
         if reply.done and rid not in self.streaming:  # finished within its first call: a plain response
             status = reply.error.status if reply.error else 200
-            ctx.set_response_status(status, _phrase(status), idx)
-            ctx.set_response_content_type(idx, self.content_type(reply.job))
-            return self.render(reply, stream_started=False), None
-        if rid not in self.streaming:  # the first chunk carries the status line and the content type
-            self.streaming.add(rid)
-        ctx.set_response_status(200, "OK", idx)
-        ctx.set_response_content_type(idx, self.content_type(reply.job))
+            context.set_response_status(status, _phrase(status), idx)
+            return api.render(reply, stream_started=False), None
+        self.streaming.add(rid)  # the first chunk carries the status line and the content type
+        context.set_response_status(200, "OK", idx)
         if reply.done:
             self.streaming.discard(rid)
-        return self.render(reply, stream_started=True), reply.done
-
-    def content_type(self, job) -> str:
-        return NDJSON if getattr(job, "stream", False) else "application/json"
-
-    def render(self, reply: Reply, stream_started: bool) -> str:
-        """Native API: NDJSON lines for streaming requests; one JSON body otherwise (empty until done)."""
-        if getattr(reply.job, "stream", False):
-            lines = list(reply.events)
-            if reply.final is not None:
-                lines.append({"type": "final", **reply.final})
-            if reply.error is not None:
-                lines.append({"type": "error", **reply.error.to_body(), "status": reply.error.status})
-            return "".join(json.dumps(line) + "\n" for line in lines)
-        if reply.final is not None:
-            return json.dumps(reply.final)
-        if reply.error is not None:
-            body = reply.error.to_body()
-            return json.dumps({**body, "status": reply.error.status} if stream_started else body)
-        return ""
-
-    def error_body(self, idx: int, exc: InputError) -> dict:
-        return exc.to_body()
-
-    def overload_body(self, idx: int, exc: Overloaded) -> dict:
-        return exc.to_body()
+        return api.render(reply, stream_started=True), reply.done
 
     # -- metrics ------------------------------------------------------------------------------------------
     def _observe(self, name: str, value: float) -> None:

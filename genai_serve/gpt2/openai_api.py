@@ -12,7 +12,9 @@ native ones; a 400 names the OpenAI parameter (`max_tokens`, not max_new_tokens)
                max_completion_tokens) defaults to the model's default answer length;
   both         n, max_tokens, temperature, top_p, seed, stop (a string or up to 4), stream (server-sent events in
                OpenAI's chunk format, ending with `data: [DONE]`), stream_options.include_usage, usage.
-No TorchServe import: the handler routes and sends; this module parses and renders.
+`OpenAIApi` is the API object the handler hands these requests to (genai_serve/replies.py): it turns a body into
+a job, and the job's replies, final body and refusals into OpenAI's shapes. No TorchServe import: the handler
+routes and sends; this module parses and renders.
 """
 from __future__ import annotations
 
@@ -23,6 +25,8 @@ import uuid
 from dataclasses import dataclass
 
 from genai_serve.errors import InputError
+from genai_serve.gpt2.service import row_text
+from genai_serve.replies import JSON, Immediate
 
 ROUTES = {"v1/completions": "completions", "v1/chat/completions": "chat", "v1/models": "models"}
 SSE = "text/event-stream"
@@ -42,6 +46,48 @@ class OpenAIRequest:
     model: str
     include_usage: bool = False
     started: bool = False  # a chat stream's first chunk (the assistant role) went out
+
+
+class OpenAIApi:
+    """gpt2_qa's OpenAI API for one model version (`model_id`, e.g. "gpt2_qa/2.0")."""
+
+    def __init__(self, model_id: str, tokenizer, default_max_tokens: int, created: int):
+        self.model_id, self.tokenizer = model_id, tokenizer
+        self.default_max_tokens, self.created = default_max_tokens, created
+
+    def parse(self, url_path: str, body, build_job):
+        """A request on a v1/ path -> a job (or the model list, Immediate). `build_job(native fields)` validates
+        them with the model's own schema and makes the native job; its errors are renamed to OpenAI's parameters."""
+        api = route(url_path)
+        if api == "models":
+            return Immediate(models_list(self.model_id, self.created))
+        native, stops = to_native(api, body, self.default_max_tokens)
+        try:
+            job = build_job(native)
+        except InputError as exc:
+            raise openai_error(exc) from None
+        job.api, job.stop = self, stops
+        job.top_k = None  # OpenAI's API has no top-k: sample from the whole distribution (after top_p)
+        job.openai = new_request(api, body, self.model_id)
+        return job
+
+    def content_type(self, job) -> str:
+        return SSE if job.stream else JSON
+
+    def render(self, reply, stream_started: bool) -> str:
+        if reply.job.stream:
+            return sse(reply.job.openai, reply.events, reply.final, reply.error)
+        if reply.final is not None:
+            return json.dumps(reply.final)
+        return json.dumps(error_body(reply.error)) if reply.error is not None else ""
+
+    def error_body(self, exc: InputError) -> dict:
+        return error_body(exc)
+
+    def final_body(self, job, rows) -> dict:
+        texts = [row_text(r, self.tokenizer) for r in rows]
+        return final_body(job.openai, texts, [r.finish_reason for r in rows], len(job.prompt_ids),
+                          sum(len(r.tokens) for r in rows))
 
 
 def route(url_path: str) -> str | None:

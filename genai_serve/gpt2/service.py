@@ -14,12 +14,14 @@ which URL serves it (seed 2 also fell back silently from RL to SFT when RL was m
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from genai_serve.errors import InputError
 from genai_serve.gpt2 import template
 from genai_serve.gpt2.decode import Row
+from genai_serve.replies import NativeApi
 
 RL_VERSION_STAGE = "rl"
 TEXT_DEFAULT_LENGTH = 50  # seed 2's default `length`
@@ -42,7 +44,9 @@ class Job:
     context: str | None = None
     notes: list[str] = field(default_factory=list)
     stop: tuple[str, ...] = ()  # stop sequences (OpenAI API); the text ends before the first one
-    api: str = "native"  # which API asked: native, completions, chat (decides the response's shape)
+    timeout_s: float | None = None  # the scheduler stops the request after this long (a 408 naming timeout_s)
+    api: Any = None  # the API that asked (genai_serve/replies.py): it shapes the request's final body and replies
+    openai: Any = None  # the OpenAI API's per-request part (openai_api.OpenAIRequest), when it asked
 
     @property
     def tokens(self) -> int:
@@ -80,7 +84,8 @@ def parse(params, tokenizer, eos_id: int, n_positions: int, seed: int, default_m
         notes.append(f"use_rl_model={str(params.use_rl_model).lower()} asks for version {want}; the version is chosen "
                      f"by the URL: POST /predictions/gpt2_qa/{want.split()[0]}")
     return Job(mode, text, ids, budget, params.num_responses, seed, params.temperature, params.top_p, params.top_k,
-               params.enforce_format, params.stream, params.question, params.context, notes)
+               params.enforce_format, params.stream, params.question, params.context, notes,
+               timeout_s=params.timeout_s)
 
 
 def _budget(params, mode: str, prompt_len: int, default: int) -> tuple[int, str]:
@@ -127,6 +132,16 @@ def response(job: Job, rows: list[Row], tokenizer, model_version: str, fine_tune
     if job.notes:
         body["note"] = " ".join(job.notes)
     return body
+
+
+class Gpt2NativeApi(NativeApi):
+    """The native API's gpt2_qa body (`response`) for a finished request."""
+
+    def __init__(self, tokenizer, model_version: str, fine_tuned: bool):
+        self.tokenizer, self.model_version, self.fine_tuned = tokenizer, model_version, fine_tuned
+
+    def final_body(self, job: Job, rows: list[Row]) -> dict:
+        return response(job, rows, self.tokenizer, self.model_version, self.fine_tuned)
 
 
 def row_text(row: Row, tokenizer) -> str:

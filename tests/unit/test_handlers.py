@@ -171,7 +171,9 @@ def test_cnn_bad_oip_tensors_are_400_naming_the_field_for_that_request_only(hand
     assert ctx.status[1][0] == 200 and len(out[1]["probs"]) == 10
 
 
-def test_a_model_without_tensor_inputs_refuses_an_oip_body(handler_factory):
-    handler, ctx = handler_factory("gan")
+@pytest.mark.parametrize("model", ["gan", "diffusion", "ebm"])
+def test_a_model_without_tensor_inputs_refuses_an_oip_body(handler_factory, model):
+    """One parsing path for every model: the iterative ones refuse an OIP body exactly as the one-shot ones do."""
+    handler, ctx = handler_factory(model)
     out = run(handler, ctx, [{"body": {"inputs": [{"name": "z", "shape": [1], "datatype": "FP32", "data": [0.0]}]}}])
     assert ctx.status[0][0] == 400 and out[0]["field"] == "inputs" and "takes no tensor inputs" in out[0]["error"]

@@ -4,6 +4,7 @@ The engine here is a counter (each request needs `steps` steps and emits one eve
 every number below is exact; the real engines are tested through the handlers."""
 import pytest
 
+from genai_serve.errors import InputError
 from genai_serve.scheduler import Overloaded, Scheduler, Update
 
 
@@ -180,3 +181,42 @@ def test_the_work_held_is_observed_after_every_slice_and_drains_to_zero():
         for rid in [r for r in sched.entries if sched.entries[r].done]:
             sched.take(rid)
     assert [v for name, v in seen if name == "cost_held"][-1] == 0
+
+
+class Job:
+    """A job as the handlers make them: the registry's cost attributes, stream, timeout_s."""
+
+    def __init__(self, name, steps, num_samples=1, stream=False, timeout_s=None):
+        self.name, self.steps, self.num_samples, self.stream, self.timeout_s = name, steps, num_samples, stream, timeout_s
+
+    def get(self, key, default=None):  # CountingEngine reads jobs as dicts
+        return {"name": self.name, "steps": self.steps, "stream": self.stream, "rows": self.num_samples}.get(key, default)
+
+    def __getitem__(self, key):
+        return self.get(key)
+
+
+def test_submit_decides_all_of_admission_from_the_registry_cost_and_the_job():
+    engine = CountingEngine()
+    sched = Scheduler.for_model(engine, {"cost": ["num_samples", "steps"], "cost_unit": "image-steps",
+                                         "max_cost": 100, "slice_ms": 50})
+    assert (sched.max_cost, sched.slice_s, sched.cost_unit) == (100, 0.05, "image-steps")
+    # could never fit: a 400 naming the first cost attribute, with the cost and the cap
+    with pytest.raises(InputError) as never:
+        sched.submit("huge", Job("huge", 51, num_samples=2))
+    assert (never.value.status, never.value.field) == (400, "num_samples") and not isinstance(never.value, Overloaded)
+    assert "costs 102 image-steps" in never.value.message and "(100)" in never.value.message
+    sched.submit("a", Job("a", 40, num_samples=2))  # 80 of 100
+    with pytest.raises(Overloaded) as busy:  # fits alone, not beside what is held: 429 with Retry-After
+        sched.submit("b", Job("b", 30))
+    assert busy.value.status == 429 and busy.value.retry_after_s >= 1
+    assert busy.value.to_body()["retry_after_s"] == busy.value.retry_after_s
+    sched.submit("c", Job("c", 20, stream=True, timeout_s=5.0))
+    assert sched.entries["c"].stream and sched.entries["c"].deadline == pytest.approx(
+        sched.entries["c"].admitted_at + 5.0)
+    assert sched.entries["a"].deadline is None and sched.entries["a"].cost == 80
+
+
+def test_the_slice_can_be_overridden_for_one_server(monkeypatch):
+    monkeypatch.setenv("GENAI_SLICE_MS", "7")
+    assert Scheduler.for_model(CountingEngine(), {"slice_ms": 25}).slice_s == 0.007

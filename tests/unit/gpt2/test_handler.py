@@ -97,7 +97,7 @@ def test_enforce_format_wraps_and_says_so(gpt2_handler):
 
 def test_a_base_model_archive_enforces_the_format_and_warns(gpt2_handler):
     h, ctx = gpt2_handler("1.0")
-    h.fine_tuned = False  # what generation.json's stage "base" sets at load
+    h.native.fine_tuned = False  # what generation.json's stage "base" sets at load
     [out] = run(h, ctx, [{**QA, "seed": 1}])
     assert "warning" in out and format_ok(out["answer"]) and out["format_enforced"] is True
 
@@ -116,6 +116,7 @@ def test_a_base_model_archive_enforces_the_format_and_warns(gpt2_handler):
     ({"start_word": "The", "length": 0}, "length"),
     ({"question": "Q?", "context": "word " * 1000, "max_new_tokens": 512}, "max_new_tokens"),
     ({"question": "Q?", "stream": "maybe"}, "stream"),
+    ({"inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [0.0]}]}, "inputs"),  # OIP: as every model
 ])
 def test_bad_inputs_get_a_400_naming_the_field_and_the_rest_of_the_batch_is_answered(gpt2_handler, body, field):
     h, ctx = gpt2_handler("1.0")
