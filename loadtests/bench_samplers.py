@@ -1,9 +1,9 @@
 """Sampler speed, side by side in one run (python -m loadtests.bench_samplers; `make bench-samplers`).
 
 1. The 50-step reverse diffusion loop for 16 images with the UNet in ONNX Runtime vs eager torch (the same
-   loop, genai_serve/sampling/diffusion.py, driving either network).
-2. Langevin for 4 concurrent requests: one batched loop (what the ebm handler does with a batch) vs the four
-   run one at a time (what an unbatched server does).
+   step, genai_serve/sampling/diffusion.py reverse_step, in a plain loop driving either network).
+2. Langevin for 4 concurrent requests through serving's own engine (genai_serve/engines/images.py): all four
+   stepped together (what the ebm worker does) vs the four run one at a time (what an unbatched server does).
 3. The largest request each model admits (64 samples x 1000 steps), extrapolated from a timed 64-sample run
    of fewer steps (every step costs the same), to size responseTimeout.
 
@@ -24,8 +24,9 @@ import torch
 from genai_serve.checkpoint import build_from_checkpoint
 from genai_serve.registry import REPO_ROOT, Paths
 from genai_serve.runtime import OnnxModel
-from genai_serve.sampling.diffusion import reverse_diffusion
-from genai_serve.sampling.langevin import langevin
+from genai_serve.engines.images import LangevinEngine
+from genai_serve.jobs import SamplingJob
+from genai_serve.sampling.diffusion import reverse_step
 from loadtests.report import replace_section
 
 
@@ -56,7 +57,14 @@ def diffusion_loops(paths: Paths, threads: int):
 
     def loop(unet, n: int, steps: int):
         x0 = np.random.default_rng(0).standard_normal((n, 3, 32, 32), dtype=np.float32)
-        return lambda: reverse_diffusion(unet, x0, steps)
+
+        def run():
+            x = x0
+            for step in range(steps):
+                x, images = reverse_step(unet, x, step, steps)
+            return images
+
+        return run
 
     return unet_ort, unet_torch, loop
 
@@ -69,12 +77,14 @@ def ebm_loop(paths: Paths):
     net.load_state_dict(blob["state_dict"])
     net.eval().requires_grad_(False)
 
+    engine = LangevinEngine(net, torch.device("cpu"), 32, 0.03)
+
     def run(requests: list[tuple[int, int]], steps: int):
-        """requests: (seed, num_samples) sharing one loop, as the handler batches them."""
-        gens = [(torch.Generator().manual_seed(seed), n) for seed, n in requests]
-        x0 = torch.cat([torch.rand((n, 3, 32, 32), generator=g) * 2 - 1 for g, n in gens])
-        with torch.no_grad():
-            return langevin(net, x0, steps, 10.0, 0.01, generators=gens)
+        """requests: (seed, num_samples) stepped together by serving's engine, as the worker steps them."""
+        states = [engine.start(SamplingJob(seed, n, steps, step_size=10.0, noise=0.01)) for seed, n in requests]
+        for _ in range(steps):
+            engine.step(states)
+        return states
 
     return run
 

@@ -33,7 +33,7 @@ from genai_serve.checkpoint import build_from_checkpoint
 from genai_serve.gpt2 import template
 from genai_serve.imaging import CIFAR10_CLASSES
 from genai_serve.registry import Paths
-from genai_serve.sampling.diffusion import denormalize, reverse_diffusion
+from genai_serve.sampling.diffusion import denormalize, reverse_step
 
 CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)  # seed 1's Normalize
 PREPROCESS = transforms.Compose([transforms.Resize((64, 64)), transforms.ToTensor(),
@@ -131,7 +131,8 @@ def diffusion_generate(num_samples: int = 16, diffusion_steps: int = 50, image_s
         with torch.no_grad():
             return net(torch.from_numpy(x), torch.from_numpy(np.asarray(noise_variance, dtype=np.float32))).numpy()
 
-    noise = np.random.default_rng().standard_normal((num_samples, 3, image_size, image_size), dtype=np.float32)
-    images = denormalize(reverse_diffusion(predict_noise, noise, diffusion_steps), normalizer["mean"],
-                         normalizer["std"])
+    x = np.random.default_rng().standard_normal((num_samples, 3, image_size, image_size), dtype=np.float32)
+    for step in range(diffusion_steps):  # the seed's loop: one UNet call per step for the whole batch
+        x, images = reverse_step(predict_noise, x, step, diffusion_steps)
+    images = denormalize(images, normalizer["mean"], normalizer["std"])
     return {"num_samples": num_samples, "image_base64_png": grid_png_base64(torch.from_numpy(images))}

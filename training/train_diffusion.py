@@ -20,7 +20,7 @@ from torch import nn
 from genai_serve.checkpoint import atomic_write_bytes, save_checkpoint
 from genai_serve.imaging import make_grid, png_bytes
 from genai_serve.nets import build
-from genai_serve.sampling.diffusion import denormalize, offset_cosine_schedule, reverse_diffusion
+from genai_serve.sampling.diffusion import denormalize, offset_cosine_schedule, reverse_step
 from training.cli import trainer_parser
 from training.loop import Minibatches
 from training.data import load_cifar10
@@ -61,8 +61,10 @@ def sample_grid_png(net: nn.Module, mean, std, n: int = 16, seed: int = 0, steps
         with torch.no_grad():
             return net(torch.from_numpy(x), torch.from_numpy(variance)).numpy()
 
-    x0 = np.random.default_rng(seed).standard_normal((n, 3, net.image_size, net.image_size)).astype(np.float32)
-    images = denormalize(reverse_diffusion(predict_noise, x0, steps), mean, std)
+    x = np.random.default_rng(seed).standard_normal((n, 3, net.image_size, net.image_size)).astype(np.float32)
+    for step in range(steps):  # the step serving's engine runs, in a plain loop
+        x, images = reverse_step(predict_noise, x, step, steps)
+    images = denormalize(images, mean, std)
     return png_bytes(make_grid(images))
 
 

@@ -21,7 +21,7 @@ from torch import nn
 from genai_serve.checkpoint import atomic_write_bytes, save_checkpoint
 from genai_serve.imaging import make_grid, png_bytes
 from genai_serve.nets import build
-from genai_serve.sampling.langevin import langevin
+from genai_serve.sampling.langevin import langevin_step
 from training.cli import trainer_parser
 from training.loop import Minibatches
 from training.data import load_cifar10
@@ -80,6 +80,15 @@ def ebm_loss(e_real: torch.Tensor, e_fake: torch.Tensor, alpha: float = ALPHA) -
     cdiv = e_real.mean() - e_fake.mean()
     reg = alpha * ((e_real ** 2).mean() + (e_fake ** 2).mean())
     return cdiv + reg
+
+
+def langevin(net: nn.Module, x: torch.Tensor, generator: torch.Generator, steps: int, step_size: float, noise: float,
+             grad_clamp: float) -> torch.Tensor:
+    """`steps` Langevin steps on one batch: the step serving's engine runs, in a plain loop."""
+    with torch.no_grad():
+        for _ in range(steps):
+            x = langevin_step(net, x, torch.randn(x.shape, generator=generator), step_size, noise, grad_clamp)
+    return x
 
 
 def sample_grid_png(net: nn.Module, n: int = 16, seed: int = 0) -> bytes:

@@ -27,20 +27,17 @@ class ImageState:
     generator: Any = None  # Langevin: the request's torch generator
 
 
-MAX_ROWS = 256  # images per network call: bounds a step's activation memory whatever joins (16 x 64 rows at most)
-
-
 def _split(array, states):
     bounds = np.cumsum([s.job.num_samples for s in states])[:-1]
     return np.split(array, bounds) if isinstance(array, np.ndarray) else array.split([s.job.num_samples for s in states])
 
 
 class DiffusionEngine:
-    def __init__(self, predict_noise, image_size: int, mean, std, max_rows: int = MAX_ROWS):
-        # chunks of max_rows images per UNet call: ONNX Runtime on CPU is batch-invariant, so chunking changes
-        # nothing in the output
-        self.predict_noise = lambda x, v: np.concatenate([predict_noise(x[i:i + max_rows], v[i:i + max_rows])
-                                                          for i in range(0, len(x), max_rows)])
+    """Rows per UNet call are bounded by the scheduler's `step_rows` (models.yaml), the one cap: a step takes at
+    most that many images, or one request alone."""
+
+    def __init__(self, predict_noise, image_size: int, mean, std):
+        self.predict_noise = predict_noise
         self.shape = (3, image_size, image_size)
         self.mean, self.std = mean, std
 
@@ -78,8 +75,10 @@ class DiffusionEngine:
 
 
 class LangevinEngine:
-    def __init__(self, energy_net, device, image_size: int, grad_clamp: float, max_rows: int = MAX_ROWS):
-        self.net, self.device, self.max_rows = energy_net, device, max_rows
+    """Rows per energy call are bounded by the scheduler's `step_rows` (models.yaml), as for diffusion."""
+
+    def __init__(self, energy_net, device, image_size: int, grad_clamp: float):
+        self.net, self.device = energy_net, device
         self.shape = (3, image_size, image_size)
         self.grad_clamp = grad_clamp
 
@@ -109,10 +108,8 @@ class LangevinEngine:
         # each request draws its own full-size noise, exactly what it draws alone
         eps = torch.cat([torch.randn(s.x.shape, generator=s.generator, device=self.device) for s in states])
         x, step_size, noise = torch.cat([s.x for s in states]), per_row("step_size"), per_row("noise")
-        rows = lambda t, i: t[i:i + self.max_rows]
-        with torch.no_grad():  # in chunks of max_rows images (the energy of each image depends on it alone)
-            x = torch.cat([langevin_step(self.net, rows(x, i), rows(eps, i), rows(step_size, i), rows(noise, i),
-                                         self.grad_clamp) for i in range(0, len(x), self.max_rows)])
+        with torch.no_grad():
+            x = langevin_step(self.net, x, eps, step_size, noise, self.grad_clamp)
         updates = []
         for state, xs in zip(states, _split(x, states)):
             state.x, state.step = xs, state.step + 1

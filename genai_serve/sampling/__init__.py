@@ -1,9 +1,8 @@
-"""Samplers: small, numbered loops around a per-step network (DESIGN.md principle 5).
-
-`langevin` drives a torch energy model (it needs autograd); `reverse_diffusion` is numpy so ONNX Runtime or
-torch can supply the per-step noise prediction.
+"""Samplers as single steps around a per-step network: `reverse_step` (numpy, so ONNX Runtime or torch can supply
+the noise prediction) and `langevin_step` (torch: it needs the energy's gradient). Serving's engines
+(genai_serve/engines/images.py) schedule them per request; everything else calls them in a plain loop.
 """
-from genai_serve.sampling.diffusion import denormalize, offset_cosine_schedule, reverse_diffusion, reverse_step
-from genai_serve.sampling.langevin import langevin, langevin_step
+from genai_serve.sampling.diffusion import denormalize, offset_cosine_schedule, reverse_step
+from genai_serve.sampling.langevin import langevin_step
 
-__all__ = ["denormalize", "langevin", "langevin_step", "offset_cosine_schedule", "reverse_diffusion", "reverse_step"]
+__all__ = ["denormalize", "langevin_step", "offset_cosine_schedule", "reverse_step"]

@@ -1,12 +1,18 @@
-"""Reverse diffusion, the seed's deterministic DDIM-like loop (SEEDS.md 1.3 "DiffusionModelWrapper"), in numpy.
+"""Reverse diffusion, the seed's deterministic DDIM-like loop (SEEDS.md 1.3 "DiffusionModelWrapper"), in numpy,
+written as one step (`reverse_step`, like a diffusers scheduler's `step()`): serving's engine
+(genai_serve/engines/images.py) calls it for rows of many requests at once, and training, benchmarks and the
+seed-app reproduction call it in a plain loop:
+
+    x = noise
+    for step in range(steps):
+        x, images = reverse_step(predict_noise, x, step, steps)   # images: the predicted clean images
 
 `predict_noise(x, noise_variance) -> noise` may be an ONNX Runtime session or a torch net wrapped in numpy.
-Per-row step counts: every row follows its own t grid (1, 1 - 1/S, ..., 1/S) and the network is called once per
-iteration on the rows still running only. Nothing here mixes rows, and each row's schedule values are computed
-from its own step count alone, so a row's result equals running it alone whenever predict_noise is
-batch-invariant (ONNX Runtime CPU is, for this UNet: DESIGN.md principle 9).
+Per-row step counts: every row follows its own t grid (1, 1 - 1/S, ..., 1/S). Nothing here mixes rows, and each
+row's schedule values are computed from its own step count alone, so a row's result equals running it alone
+whenever predict_noise is batch-invariant (ONNX Runtime CPU is, for this UNet).
 """
-from typing import Callable, Optional, Sequence, Union
+from typing import Callable
 
 import numpy as np
 
@@ -50,11 +56,13 @@ def _rates_for(step, steps, schedule):
 def reverse_step(predict_noise, x: np.ndarray, step, steps, schedule: Callable = offset_cosine_schedule):
     """One reverse iteration for rows that may be at different iterations of different step counts.
 
-    x (B, C, H, W) float32; step: each row's iteration index (0-based) or one int; steps: each row's count.
+    x (B, C, H, W) float32; step: each row's iteration index (0-based) or one int; steps: each row's count or one
+    int.
     Returns (x_next, pred_images), both (B, C, H, W). One network call for every row: the UNet takes the
     noise variance per sample, so rows at different noise levels share it (the step scheduler relies on this).
     """
-    # 1. rates at t = 1 - step / S and at the next time t - 1 / S, per row
+    # 1. rates at t = 1 - step / S and at the next time t - 1 / S, per row (an int applies to every row)
+    steps = np.broadcast_to(np.asarray(steps, dtype=np.int64), (len(x),))
     noise_rates, signal_rates, next_noise, next_signal = _rates_for(step, steps, schedule)
     # 2. the network sees the noise variance
     pred_noise = np.asarray(predict_noise(x, noise_rates ** 2), dtype=np.float32)
@@ -62,37 +70,6 @@ def reverse_step(predict_noise, x: np.ndarray, step, steps, schedule: Callable =
     pred = (x - noise_rates * pred_noise) / signal_rates
     # 4. re-noise towards the next time: x = next_signal * pred_images + next_noise * pred_noise
     return next_signal * pred + next_noise * pred_noise, pred
-
-
-def reverse_diffusion(
-    predict_noise: Callable[[np.ndarray, np.ndarray], np.ndarray],
-    initial_noise: np.ndarray,
-    steps: Union[int, Sequence[int], np.ndarray],
-    schedule: Callable = offset_cosine_schedule,
-    on_step: Optional[Callable[[int, np.ndarray], None]] = None,
-) -> np.ndarray:
-    """Denoise `initial_noise` (B, C, H, W) with `steps` (an int or per-row ints, each >= 1) iterations.
-
-    Returns the predicted clean images of each row's last step, float32, in the normalised space (see
-    `denormalize`). `on_step(step, pred_images)` is called after every iteration with the (B, C, H, W) array of
-    each row's latest prediction (rows already finished hold their final image); do not keep it without copying.
-    """
-    x = np.array(initial_noise, dtype=np.float32, copy=True)
-    batch = x.shape[0]
-    row_steps = np.broadcast_to(np.asarray(steps, dtype=np.int64), (batch,)).copy()
-    if batch and row_steps.min() < 1:
-        raise ValueError(f"steps must be >= 1, got {row_steps.tolist()}")
-    pred_images = np.zeros_like(x)
-    for step in range(int(row_steps.max()) if batch else 0):
-        active = row_steps > step
-        if active.all():
-            x, pred_images[...] = reverse_step(predict_noise, x, step, row_steps, schedule)
-        else:  # finished rows leave the network call
-            idx = np.flatnonzero(active)
-            x[idx], pred_images[idx] = reverse_step(predict_noise, x[idx], step, row_steps[idx], schedule)
-        if on_step is not None:
-            on_step(step, pred_images)
-    return pred_images
 
 
 def denormalize(x: np.ndarray, mean, std) -> np.ndarray:

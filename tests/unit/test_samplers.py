@@ -1,11 +1,13 @@
-"""Samplers checked against golden values from dummy networks (as diffusers tests its schedulers)."""
+"""Samplers checked against golden values from dummy networks (as diffusers tests its schedulers): each step
+function run in a plain loop, as training and the benchmarks run it. Sharing a step between requests (joined
+mid-loop, per-request seeds) is serving's engine's, tested with the handlers (test_iterative_handlers.py)."""
 import math
 
 import numpy as np
 import pytest
 import torch
 
-from genai_serve.sampling import denormalize, langevin, offset_cosine_schedule, reverse_diffusion
+from genai_serve.sampling import denormalize, langevin_step, offset_cosine_schedule, reverse_step
 
 # --------------------------------------------------------------------------- diffusion schedule
 
@@ -40,6 +42,13 @@ def _reference_loop(x0: float, steps: int, k: float = 0.1) -> float:
         nn_, ns = rates(t - 1 / steps)
         x = ns * pred_img + nn_ * pred_noise
     return pred_img
+
+
+def reverse_diffusion(predict, x, steps):
+    """The plain loop over reverse_step (training, benchmarks and the seed-app reproduction write it so)."""
+    for step in range(steps):
+        x, images = reverse_step(predict, x, step, steps)
+    return images
 
 
 def test_reverse_diffusion_golden_three_steps():
@@ -78,28 +87,21 @@ def _nonlinear_predict(calls):
     return predict
 
 
-def test_reverse_diffusion_per_row_steps_match_alone_and_skip_finished_rows():
+def test_a_step_takes_rows_at_different_iterations_of_different_counts_in_one_call():
+    """What lets serving's engine share a UNet call between requests: each row follows its own t grid."""
     rng = np.random.default_rng(0)
     x0 = rng.standard_normal((2, 3, 8, 8)).astype(np.float32)
     calls = []
-    previews = []
-    both = reverse_diffusion(_nonlinear_predict(calls), x0, np.array([2, 5]),
-                             on_step=lambda step, img: previews.append((step, img.copy())))
-    assert calls == [2, 2, 1, 1, 1]  # one call per iteration, only rows still running
-    assert [s for s, _ in previews] == [0, 1, 2, 3, 4]
-    for row, steps in enumerate((2, 5)):
-        alone = reverse_diffusion(_nonlinear_predict([]), x0[row:row + 1], steps)
-        np.testing.assert_array_equal(both[row:row + 1], alone)  # bitwise
-    np.testing.assert_array_equal(previews[-1][1], both)
-    np.testing.assert_array_equal(previews[1][1][0], both[0])  # row 0 final after its 2nd step, then frozen
-    # an int broadcasts to every row
-    np.testing.assert_array_equal(reverse_diffusion(_nonlinear_predict([]), x0, 3),
-                                  reverse_diffusion(_nonlinear_predict([]), x0, [3, 3]))
-
-
-def test_reverse_diffusion_rejects_zero_steps():
-    with pytest.raises(ValueError):
-        reverse_diffusion(lambda x, v: x, np.zeros((2, 1, 2, 2), np.float32), [3, 0])
+    # row 0: its 2nd of 2 steps; row 1: its 1st of 5
+    a_before, _ = reverse_step(_nonlinear_predict([]), x0[:1], 0, 2)
+    both, images = reverse_step(_nonlinear_predict(calls), np.concatenate([a_before, x0[1:]]),
+                                np.array([1, 0]), np.array([2, 5]))
+    assert calls == [2]  # one network call for both
+    _, alone_a = reverse_step(_nonlinear_predict([]), a_before, 1, 2)
+    alone_b, _ = reverse_step(_nonlinear_predict([]), x0[1:], 0, 5)
+    np.testing.assert_array_equal(images[:1], alone_a)  # bitwise
+    np.testing.assert_array_equal(both[1:], alone_b)
+    np.testing.assert_array_equal(images[:1], reverse_diffusion(_nonlinear_predict([]), x0[:1], 2))
 
 
 def test_denormalize_per_channel_and_clipped():
@@ -114,6 +116,15 @@ def test_denormalize_per_channel_and_clipped():
 
 def quadratic(x):  # E = 0.5 * sum(x^2) per row: dE/dx = x
     return 0.5 * (x ** 2).flatten(1).sum(1)
+
+
+def langevin(energy, x, steps, step_size, noise, grad_clamp=0.03, eps=None):
+    """The plain loop over langevin_step; eps(step) gives each step's N(0, 1) draw (zeros when noise is 0)."""
+    with torch.no_grad():
+        for step in range(steps):
+            x = langevin_step(energy, x, torch.zeros_like(x) if eps is None else eps(step), step_size, noise,
+                              grad_clamp)
+    return x
 
 
 def test_langevin_quadratic_golden_with_gradient_clamp():
@@ -135,7 +146,7 @@ def test_langevin_clamps_to_the_unit_box_after_noise_and_after_the_step():
     torch.testing.assert_close(out.view(-1), torch.tensor([1.0, -0.7]))  # 1.2 clamped to 1
     # noise: x + 0.5 * 1 = 1.3 -> 1 before the gradient step, so the step starts from 1 (E = sum x^2/2: g=0.03)
     out = langevin(quadratic, torch.tensor([0.8]).view(1, 1, 1, 1), steps=1, step_size=1.0, noise=0.5,
-                   noise_fn=lambda step: torch.ones(1, 1, 1, 1))
+                   eps=lambda step: torch.ones(1, 1, 1, 1))
     assert out.item() == pytest.approx(1.0 - 0.03)
     # grad_clamp is a knob
     out = langevin(quadratic, torch.tensor([0.5]).view(1, 1, 1, 1), steps=1, step_size=1.0, noise=0.0,
@@ -143,68 +154,22 @@ def test_langevin_clamps_to_the_unit_box_after_noise_and_after_the_step():
     assert out.item() == pytest.approx(0.4)
 
 
-def test_langevin_noise_is_drawn_from_the_generator():
-    x = torch.zeros(2, 1, 2, 2)
-    got = langevin(lambda x: 0 * x.flatten(1).sum(1), x, steps=2, step_size=1.0, noise=0.01,
-                   generator=torch.Generator().manual_seed(7))
-    g = torch.Generator().manual_seed(7)
-    want = torch.clamp(torch.clamp(0.01 * torch.randn(2, 1, 2, 2, generator=g), -1, 1)
-                       + 0.01 * torch.randn(2, 1, 2, 2, generator=g), -1, 1)
-    torch.testing.assert_close(got, want)
-
-
-def test_langevin_seeded_requests_batched_equal_alone():
-    torch.manual_seed(0)
-    xa, xb = torch.rand(2, 3, 8, 8) * 2 - 1, torch.rand(3, 3, 8, 8) * 2 - 1
-    kw = dict(step_size=10.0, noise=0.01)
-    alone_a = langevin(quadratic, xa, 4, generator=torch.Generator().manual_seed(1), **kw)
-    alone_b = langevin(quadratic, xb, 4, generator=torch.Generator().manual_seed(2), **kw)
-    both = langevin(quadratic, torch.cat([xa, xb]), 4, generators=[(torch.Generator().manual_seed(1), 2),
-                                                                     (torch.Generator().manual_seed(2), 3)], **kw)
-    assert torch.equal(both[:2], alone_a) and torch.equal(both[2:], alone_b)
-
-
-def test_langevin_per_row_steps_stop_rows_and_match_alone():
-    torch.manual_seed(1)
-    xa, xb = torch.rand(1, 3, 8, 8) * 2 - 1, torch.rand(2, 3, 8, 8) * 2 - 1
-    sizes = []
-
-    def energy(x):
-        sizes.append(x.shape[0])
-        return quadratic(x)
-
-    kw = dict(step_size=torch.tensor([10.0, 5.0, 5.0]), noise=torch.tensor([0.01, 0.02, 0.02]))
-    both = langevin(energy, torch.cat([xa, xb]), torch.tensor([2, 4, 4]),
-                    generators=[(torch.Generator().manual_seed(1), 1), (torch.Generator().manual_seed(2), 2)], **kw)
-    assert sizes == [3, 3, 2, 2]  # the finished row is no longer evaluated
-    alone_a = langevin(quadratic, xa, 2, 10.0, 0.01, generator=torch.Generator().manual_seed(1))
-    alone_b = langevin(quadratic, xb, 4, 5.0, 0.02, generator=torch.Generator().manual_seed(2))
-    assert torch.equal(both[:1], alone_a) and torch.equal(both[1:], alone_b)
-    # zero steps for a row: unchanged
-    out = langevin(quadratic, torch.cat([xa, xb]), torch.tensor([0, 1, 1]), 10.0, 0.0)
-    assert torch.equal(out[:1], xa)
-
-
-def test_langevin_on_the_energy_model_batched_close_to_alone():
+def test_langevin_step_takes_per_row_settings_and_leaves_the_weights_alone():
     from genai_serve.nets.ebm import EnergyModel
 
     torch.manual_seed(0)
     net = EnergyModel().eval()
-    xs = [torch.rand(n, 3, 32, 32) * 2 - 1 for n in (1, 2)]
-    with torch.no_grad():  # the sampler turns autograd back on for x only
-        alone = [langevin(net.energy, x, 5, 10.0, 0.01, generator=torch.Generator().manual_seed(s))
-                 for x, s in zip(xs, (3, 4))]
-        both = langevin(net.energy, torch.cat(xs), 5, 10.0, 0.01,
-                        generators=[(torch.Generator().manual_seed(3), 1), (torch.Generator().manual_seed(4), 2)])
-    torch.testing.assert_close(both, torch.cat(alone), atol=1e-5, rtol=0)
+    x = torch.rand(3, 3, 32, 32) * 2 - 1
+    eps = torch.randn(x.shape, generator=torch.Generator().manual_seed(3))
+    per_row = lambda *v: torch.tensor(v).view(-1, 1, 1, 1)  # noqa: E731
+    with torch.no_grad():
+        both = langevin_step(net.energy, x, eps, per_row(10.0, 5.0, 5.0), per_row(0.01, 0.02, 0.02))
+        first = langevin_step(net.energy, x[:1], eps[:1], 10.0, 0.01)
+        rest = langevin_step(net.energy, x[1:], eps[1:], 5.0, 0.02)
+    torch.testing.assert_close(both, torch.cat([first, rest]), atol=1e-5, rtol=0)
     assert all(p.grad is None for p in net.parameters())  # no parameter gradients accumulated
-
-
-def test_langevin_rejects_generators_not_covering_the_batch():
-    with pytest.raises(ValueError):
-        langevin(quadratic, torch.zeros(3, 1, 1, 1), 1, 1.0, 0.1, generators=[(torch.Generator(), 2)])
 
 
 def test_langevin_refuses_inference_mode_with_a_clear_message():
     with torch.inference_mode(), pytest.raises(RuntimeError, match="no_grad"):
-        langevin(quadratic, torch.zeros(1, 1, 1, 1), 1, 1.0, 0.0)
+        langevin_step(quadratic, torch.zeros(1, 1, 1, 1), torch.zeros(1, 1, 1, 1), 1.0, 0.0)
