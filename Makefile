@@ -83,30 +83,30 @@ archive-%: setup
 	$(PY) -m export.archive $* $(ARCHIVE_ARGS)
 
 serve: setup ## start TorchServe in the background, register every archive, wait until each answers
-	$(PY) -m genai_serve.serve start
+	$(PY) -m genai_ops.serve start
 
 stop: setup ## stop TorchServe; returns when the processes are gone and the ports are free
-	$(PY) -m genai_serve.serve stop
+	$(PY) -m genai_ops.serve stop
 
 status: setup ## show the server and its models
-	$(PY) -m genai_serve.serve status
+	$(PY) -m genai_ops.serve status
 
 smoke: setup ## one sample request to every served model
-	$(PY) -m genai_serve.serve smoke
+	$(PY) -m genai_ops.serve smoke
 
 ctl: setup ## lifecycle tool on the running server: make ctl ARGS="models | describe cnn | scale gan --min 2 --max 2 | token rotate | --help"
-	$(PY) -m genai_serve.ctl $(ARGS)
+	$(PY) -m genai_ops.ctl $(ARGS)
 
 models: setup ## every registered model version: default, workers, batching
-	$(PY) -m genai_serve.ctl models
+	$(PY) -m genai_ops.ctl models
 
 promote: setup ## MODEL=cnn VERSION=1.1: register, wait READY, smoke, set default (old default kept for rollback; recorded in run/state.json)
 	@[ -n "$(MODEL)" ] && [ -n "$(VERSION)" ] || { echo "usage: make promote MODEL=<model> VERSION=<x.y>" >&2; exit 2; }
-	$(PY) -m genai_serve.ctl promote $(MODEL) $(VERSION)
+	$(PY) -m genai_ops.ctl promote $(MODEL) $(VERSION)
 
 rollback: setup ## MODEL=cnn: make the previous default the default again
 	@[ -n "$(MODEL)" ] || { echo "usage: make rollback MODEL=<model>" >&2; exit 2; }
-	$(PY) -m genai_serve.ctl rollback $(MODEL)
+	$(PY) -m genai_ops.ctl rollback $(MODEL)
 
 USERS    ?= 16
 DURATION ?= 30s
@@ -146,16 +146,16 @@ gpu-check: setup ## every model built in-process with gpu_id 0: device used (and
 	$(PY) -m loadtests.gpu_check $(MODEL) $(ARGS)
 
 reliability: setup ## against `make serve`: 500+ hostile requests per model, worker and JVM kills, overload, a soak (SOAK_SECONDS, default 600) -> docs/RELIABILITY.md
-	$(PY) -m genai_serve.reliability.run --soak-seconds $(or $(SOAK_SECONDS),600)
+	$(PY) -m loadtests.reliability.run --soak-seconds $(or $(SOAK_SECONDS),600)
 
 soak: setup ## only the soak (SOAK_SECONDS=600): RSS/PSS of the JVM and every worker under mixed load -> docs/RELIABILITY.md
-	$(PY) -m genai_serve.reliability.run --soak-only --soak-seconds $(or $(SOAK_SECONDS),600)
+	$(PY) -m loadtests.reliability.run --soak-only --soak-seconds $(or $(SOAK_SECONDS),600)
 
 gallery: setup ## samples from every image model on the running server -> docs/gallery/*.png + index.html
-	$(PY) -m genai_serve.gallery
+	$(PY) -m genai_ops.gallery
 
 curl-examples: setup ## print working curl examples with the current token
-	$(PY) -m genai_serve.serve curl
+	$(PY) -m genai_ops.serve curl
 
 all: setup train export archive serve ## fresh clone -> trained, exported, archived, served, answered (serve smokes every model and prints curl lines)
 
@@ -186,7 +186,7 @@ test-e2e: setup kserve-venv
 	$(PY) -m pytest -q -ra -m e2e
 
 clean: ## remove generated files (keeps .venv; `make distclean` removes it too)
-	-$(PY) -m genai_serve.serve stop 2>/dev/null
+	-$(PY) -m genai_ops.serve stop 2>/dev/null
 	rm -rf checkpoints artifacts run logs reports dist key_file.json model_store/*.mar .pytest_cache
 
 distclean: clean

@@ -22,8 +22,8 @@ from pathlib import Path
 import yaml
 from tqdm import tqdm
 
-from genai_serve.checkpoint import atomic_write_json
-from genai_serve.registry import REPO_ROOT, ModelSpec, Paths, load_registry, select, sha256_path
+from genai_ops.checkpoint import atomic_write_json
+from genai_ops.registry import REPO_ROOT, ModelSpec, Paths, load_registry, select, sha256_path
 
 SHARED_CODE = ("genai_serve", "handlers/__init__.py", "handlers/base.py", "handlers/iterative.py")
 

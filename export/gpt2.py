@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from genai_serve.checkpoint import atomic_write_json
+from genai_ops.checkpoint import atomic_write_json
 from genai_serve.gpt2 import template
 from genai_serve.gpt2.decode import Row, generate
 from genai_serve.gpt2.onnx_step import OnnxDecoder
-from genai_serve.registry import ModelSpec, sha256_path
+from genai_ops.registry import ModelSpec, sha256_path
 from genai_serve.runtime import make_session
 
 TOLERANCE = 1e-3

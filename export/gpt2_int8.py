@@ -50,7 +50,7 @@ from genai_serve.gpt2 import template
 from genai_serve.gpt2.decode import Row, generate
 from genai_serve.gpt2.onnx_step import OnnxDecoder
 from genai_serve.gpt2.tokenizer import Tokenizer
-from genai_serve.registry import REPO_ROOT, ModelSpec, sha256_path
+from genai_ops.registry import REPO_ROOT, ModelSpec, sha256_path
 from genai_serve.runtime import make_session
 
 # -- the gate's thresholds and sizes: the one place they are set (they are written into generation.json and the
@@ -229,6 +229,6 @@ def export_gpt2_int8(spec: ModelSpec, ckpt_path: Path, out_dir: Path, version: s
 def _record_failure(out_dir: Path, model: str, version: str, record: dict) -> None:
     """A failed gate replaces export.json with the failing measurement: archive refuses the version (its parity
     did not pass) instead of packing an older export, and the record says why."""
-    from genai_serve.checkpoint import atomic_write_json
+    from genai_ops.checkpoint import atomic_write_json
 
     atomic_write_json(out_dir / "export.json", {"model": model, "version": version, **record, "artifacts": {}})

@@ -26,9 +26,9 @@ from export.gpt2 import export_gpt2_onnx
 from export.gpt2_int8 import export_gpt2_int8
 from export.onnx import export_with_gate
 from export.text import export_bigram_table, export_lstm_step, export_spacy_vectors
-from genai_serve.checkpoint import atomic_write_bytes, atomic_write_json, build_from_checkpoint
+from genai_ops.checkpoint import atomic_write_bytes, atomic_write_json, build_from_checkpoint
 from genai_serve.nets import build
-from genai_serve.registry import ModelSpec, resolve
+from genai_ops.registry import ModelSpec, resolve
 
 
 def _real_inputs(spec: ModelSpec, ckpt: dict) -> dict:

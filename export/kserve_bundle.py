@@ -26,8 +26,8 @@ import re
 import shutil
 from pathlib import Path
 
-from genai_serve.registry import REPO_ROOT, ModelSpec, Paths, load_registry, select
-from genai_serve.server import CONFIG_TEMPLATE
+from genai_ops.registry import REPO_ROOT, ModelSpec, Paths, load_registry, select
+from genai_ops.server import CONFIG_TEMPLATE
 
 MOUNT = "/mnt/models"  # where KServe's storage initializer puts the storageUri's contents
 # KServe's model server takes 8080 (REST) and 8081 (gRPC); TorchServe's listeners stay clear of both.

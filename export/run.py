@@ -13,8 +13,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from export.kinds import EXPORTERS
-from genai_serve.checkpoint import atomic_write_json
-from genai_serve.registry import Paths, ModelSpec, load_registry, select, sha256_path
+from genai_ops.checkpoint import atomic_write_json
+from genai_ops.registry import Paths, ModelSpec, load_registry, select, sha256_path
 
 
 def export_model(spec: ModelSpec, paths: Paths) -> list[dict]:

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from export.onnx import export_with_gate
-from genai_serve.checkpoint import atomic_write_json, build_from_checkpoint, load_checkpoint
-from genai_serve.registry import ModelSpec, resolve
+from genai_ops.checkpoint import atomic_write_json, build_from_checkpoint, load_checkpoint
+from genai_ops.registry import ModelSpec, resolve
 from genai_serve.text.bigram import BigramModel
 from genai_serve.text.sampling import Decoding
 from genai_serve.text.tokenize import SPECIALS, tokenize
@@ -36,7 +36,7 @@ def _record(fmt: str, ckpt: dict, parity: dict, **more) -> dict:
 
 def gate_texts(ckpt: dict) -> list[list[str]]:
     """Held-out texts of the corpus the checkpoint saw (the gate's real inputs)."""
-    from genai_serve.registry import REPO_ROOT
+    from genai_ops.registry import REPO_ROOT
     from training.text_data import read_texts, split
 
     path = ckpt["data"]["train"]["path"]

@@ -133,7 +133,7 @@ def start_torchserve(torchserve: str, store: str, config: str, workdir: str) -> 
     tmp, logs = os.path.join(workdir, "tmp"), os.path.join(workdir, "logs")
     os.makedirs(tmp, exist_ok=True)
     os.makedirs(logs, exist_ok=True)
-    python_path = os.pathsep.join(p for p in (str(REPO / "genai_serve" / "worker_site"), os.environ.get("PYTHONPATH"))
+    python_path = os.pathsep.join(p for p in (str(REPO / "genai_ops" / "worker_site"), os.environ.get("PYTHONPATH"))
                                   if p)
     env = {**os.environ, "TMPDIR": tmp, "TEMP": tmp, "LOG_LOCATION": logs, "METRICS_LOCATION": logs,
            "PYTHONPATH": python_path}

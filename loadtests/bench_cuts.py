@@ -28,7 +28,7 @@ import numpy as np
 from PIL import Image
 
 from genai_serve import imaging
-from genai_serve.registry import REPO_ROOT, Paths, load_registry
+from genai_ops.registry import REPO_ROOT, Paths, load_registry
 
 SETTINGS = [  # (label, config.properties overrides, workers per model)
     ("1 worker", {}, 1),

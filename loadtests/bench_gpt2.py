@@ -31,7 +31,7 @@ import torch
 from export.quantize import quantize_int8
 from genai_serve.gpt2.decode import Row, generate
 from genai_serve.gpt2.onnx_step import OnnxDecoder
-from genai_serve.registry import REPO_ROOT
+from genai_ops.registry import REPO_ROOT
 from genai_serve.runtime import make_session
 from loadtests.report import replace_section
 
@@ -47,7 +47,7 @@ def int8_variants() -> dict[str, dict]:
     with the LM head's choice flipped (quantized <-> left fp32)}: the bench measures what 2.1 ships and the
     alternative, the head being the largest MatMul of all (768 x 50257 at 124M)."""
     from export.gpt2_int8 import candidates
-    from genai_serve.registry import load_registry
+    from genai_ops.registry import load_registry
 
     # the first candidate: what 2.1 ships when it passes its gate (the head-flipped row is then its fallback)
     shipped = candidates(load_registry()["gpt2_qa"].export_for("2.1")["quantize"])[0]

@@ -24,7 +24,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from genai_serve.registry import REPO_ROOT, Paths, load_registry
+from genai_ops.registry import REPO_ROOT, Paths, load_registry
 from loadtests.report import replace_section
 
 NEW = 64

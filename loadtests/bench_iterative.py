@@ -32,7 +32,7 @@ from pathlib import Path
 
 import requests
 
-from genai_serve.registry import REPO_ROOT, Paths, load_registry
+from genai_ops.registry import REPO_ROOT, Paths, load_registry
 from loadtests.report import replace_section
 
 IMAGES = {  # model: (big request, small request)
@@ -65,7 +65,7 @@ def image_archives(root: Path) -> dict[str, dict[str, Path]]:
     import torch
 
     from export.run import main as export_main
-    from genai_serve.checkpoint import save_checkpoint
+    from genai_ops.checkpoint import save_checkpoint
     from genai_serve.nets import build
 
     nets = {"diffusion": ("diffusion_unet", {"image_size": 32, "num_channels": 3, "embedding_dim": 32}),

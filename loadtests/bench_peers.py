@@ -37,7 +37,7 @@ from typing import Callable
 
 import requests
 
-from genai_serve.registry import REPO_ROOT, Paths
+from genai_ops.registry import REPO_ROOT, Paths
 from loadtests.locust_run import (GRPC_LOCUSTFILE, LOCUSTFILE, SEED_LOCUSTFILE, LoadResult, run_locust,
                                   torchserve_groups, tree_group)
 

@@ -21,8 +21,8 @@ import time
 import numpy as np
 import torch
 
-from genai_serve.checkpoint import build_from_checkpoint
-from genai_serve.registry import REPO_ROOT, Paths
+from genai_ops.checkpoint import build_from_checkpoint
+from genai_ops.registry import REPO_ROOT, Paths
 from genai_serve.runtime import OnnxModel
 from genai_serve.engines.images import LangevinEngine
 from genai_serve.jobs import SamplingJob

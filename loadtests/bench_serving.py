@@ -38,8 +38,8 @@ from pathlib import Path
 import psutil
 import requests
 
-from genai_serve.registry import REPO_ROOT, Paths, load_registry
-from genai_serve.server import Server
+from genai_ops.registry import REPO_ROOT, Paths, load_registry
+from genai_ops.server import Server
 from loadtests.locust_run import SEED_LOCUSTFILE, LoadResult, run_locust
 from loadtests.report import replace_section
 

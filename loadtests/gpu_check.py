@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from genai_serve.registry import REPO_ROOT, ModelSpec, Paths, load_registry, select
+from genai_ops.registry import REPO_ROOT, ModelSpec, Paths, load_registry, select
 from loadtests.inprocess import build_handler, call_handler, layout
 from loadtests.report import replace_section
 

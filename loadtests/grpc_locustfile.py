@@ -8,7 +8,7 @@ bytes), for the side-by-side benchmark of issue 16 (loadtests/bench_serving.py, 
 --host is the gRPC inference address (`grpc://` optional). Each user keeps one channel (one HTTP/2 connection, as
 each REST user keeps one keep-alive connection) and sends its next request as soon as the last is answered. Every
 call is reported through Locust's request event, so the stats, CSV and percentiles read as for HTTP users; a gRPC
-error status is a failure. The stubs come from the protos inside TorchServe's jar (genai_serve/reliability/
+error status is a failure. The stubs come from the protos inside TorchServe's jar (loadtests/reliability/
 grpc_client.py); grpcio is switched to gevent before any channel exists, so the users run concurrently.
 """
 from __future__ import annotations
@@ -24,8 +24,8 @@ import grpc  # noqa: I001  (after locust: gevent has patched the standard librar
 import grpc.experimental.gevent as grpc_gevent
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from genai_serve.registry import ModelSpec  # noqa: E402
-from genai_serve.reliability import grpc_client  # noqa: E402
+from genai_ops.registry import ModelSpec  # noqa: E402
+from loadtests.reliability import grpc_client  # noqa: E402
 from loadtests.locustfile import KEY_FILE, NAMES, REGISTRY  # noqa: E402
 
 grpc_gevent.init_gevent()

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import yaml
 
-from genai_serve.registry import ModelSpec, Paths, load_registry
+from genai_ops.registry import ModelSpec, Paths, load_registry
 
 
 class LocalMetrics:

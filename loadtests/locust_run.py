@@ -19,7 +19,7 @@ from pathlib import Path
 
 import psutil
 
-from genai_serve.registry import REPO_ROOT
+from genai_ops.registry import REPO_ROOT
 
 LOCUSTFILE = REPO_ROOT / "loadtests" / "locustfile.py"
 SEED_LOCUSTFILE = REPO_ROOT / "loadtests" / "seed_locustfile.py"

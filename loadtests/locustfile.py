@@ -19,7 +19,7 @@ from pathlib import Path
 from locust import FastHttpUser, constant, task
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from genai_serve.registry import REPO_ROOT, ModelSpec, load_registry  # noqa: E402
+from genai_ops.registry import REPO_ROOT, ModelSpec, load_registry  # noqa: E402
 from loadtests.locust_run import TOKEN_MODELS, record_tokens  # noqa: E402
 
 REGISTRY = load_registry()

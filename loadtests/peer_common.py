@@ -32,8 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from genai_serve.errors import InputError
-from genai_serve.registry import REPO_ROOT, Paths, load_registry, select
-from genai_serve.server import CONFIG_TEMPLATE, free_ports, read_properties
+from genai_ops.registry import REPO_ROOT, Paths, load_registry, select
+from genai_ops.server import CONFIG_TEMPLATE, free_ports, read_properties
 
 log = logging.getLogger(__name__)
 

@@ -98,7 +98,7 @@ class OneShotAPI(ls.LitAPI):
 
 
 def build_server(base: Path, models: list[str]) -> ls.LitServer:
-    from genai_serve.registry import load_registry, select
+    from genai_ops.registry import load_registry, select
 
     specs = select(load_registry(), models)
     apis = [OneShotAPI(base, spec.name, *batching(spec)) for spec in specs]

@@ -29,10 +29,10 @@ from pydantic import BaseModel
 from torchvision import transforms
 from torchvision.utils import make_grid
 
-from genai_serve.checkpoint import build_from_checkpoint
+from genai_ops.checkpoint import build_from_checkpoint
 from genai_serve.gpt2 import template
 from genai_serve.imaging import CIFAR10_CLASSES
-from genai_serve.registry import Paths
+from genai_ops.registry import Paths
 from genai_serve.sampling.diffusion import denormalize, reverse_step
 
 CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)  # seed 1's Normalize
@@ -58,7 +58,7 @@ def load_gpt2():
     """The fine-tuned HF directory of gpt2_qa's default version, as seed 1 loaded its own (eager, eval mode)."""
     from transformers import AutoTokenizer, GPT2LMHeadModel
 
-    from genai_serve.registry import load_registry
+    from genai_ops.registry import load_registry
 
     directory = PATHS.checkpoints / "gpt2_qa" / load_registry()["gpt2_qa"].default_version
     return GPT2LMHeadModel.from_pretrained(directory).eval(), AutoTokenizer.from_pretrained(directory)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from genai_serve.checkpoint import save_checkpoint
-from genai_serve.registry import Paths, load_registry
+from genai_ops.checkpoint import save_checkpoint
+from genai_ops.registry import Paths, load_registry
 from genai_serve.nets import build
 from loadtests.inprocess import Frontend, LocalContext, LocalMetrics
 

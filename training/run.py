@@ -12,7 +12,7 @@ import shlex
 import time
 from pathlib import Path
 
-from genai_serve.registry import Paths, load_registry, select
+from genai_ops.registry import Paths, load_registry, select
 
 
 def main(argv=None) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from genai_serve.registry import REPO_ROOT, sha256_file
+from genai_ops.registry import REPO_ROOT, sha256_file
 from genai_serve.text.tokenize import tokenize
 
 DEFAULT_CORPUS = REPO_ROOT / "data" / "corpus" / "stories.txt"

@@ -12,7 +12,7 @@ import time
 
 import torch
 
-from genai_serve.checkpoint import save_checkpoint
+from genai_ops.checkpoint import save_checkpoint
 from genai_serve.text.bigram import BigramModel
 from genai_serve.text.sampling import Decoding
 from genai_serve.text.tokenize import detokenize

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from genai_serve.checkpoint import save_checkpoint
+from genai_ops.checkpoint import save_checkpoint
 from genai_serve.nets import build
 from training.cli import trainer_parser
 from training.data import cnn_batches, load_cifar10

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from genai_serve.checkpoint import atomic_write_bytes, save_checkpoint
+from genai_ops.checkpoint import atomic_write_bytes, save_checkpoint
 from genai_serve.imaging import make_grid, png_bytes
 from genai_serve.nets import build
 from genai_serve.sampling.diffusion import denormalize, offset_cosine_schedule, reverse_step

@@ -25,7 +25,7 @@ from collections import Counter
 import numpy as np
 import torch
 
-from genai_serve.checkpoint import save_checkpoint
+from genai_ops.checkpoint import save_checkpoint
 from genai_serve.text.tokenize import tokenize
 from training.text_data import corpus_info, note_ignored, read_texts, split, text_trainer_parser
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from genai_serve.checkpoint import atomic_write_json
+from genai_ops.checkpoint import atomic_write_json
 
 STAGES = {"1.0": "sft", "2.0": "rl"}
 

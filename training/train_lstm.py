@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from genai_serve.checkpoint import save_checkpoint
+from genai_ops.checkpoint import save_checkpoint
 from genai_serve.nets import build
 from genai_serve.nets.lstm import numpy_step
 from genai_serve.text.bigram import BigramModel

@@ -19,7 +19,7 @@ import requests
 from docker_cli import docker, inspect, processes, published_port, remove
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from genai_serve.registry import load_registry  # noqa: E402  (the repo's registry: which models, which samples)
+from genai_ops.registry import load_registry  # noqa: E402  (the repo's registry: which models, which samples)
 
 WORKDIR = "/var/lib/genai-serve"
 STORE = "/opt/genai-serve/model_store"
@@ -44,13 +44,13 @@ def start(image: str, name: str, store: Path, network: str | None = None) -> flo
 
 
 def wait_ready(name: str, timeout: float = 600.0) -> None:
-    """Until the image's own readiness probe (genai_serve.probe --ready) passes inside the container."""
+    """Until the image's own readiness probe (genai_ops.probe --ready) passes inside the container."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         state = inspect(name)["State"]
         if not state["Running"]:
             raise RuntimeError(f"{name} exited ({state['ExitCode']}): {docker('logs', '--tail', '40', name).stderr}")
-        if docker("exec", name, "python", "-m", "genai_serve.probe", "--ready", check=False).returncode == 0:
+        if docker("exec", name, "python", "-m", "genai_ops.probe", "--ready", check=False).returncode == 0:
             return
         time.sleep(1)
     raise TimeoutError(f"{name} not ready within {timeout:.0f} s")

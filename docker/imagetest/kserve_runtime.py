@@ -24,7 +24,7 @@ from PIL import Image
 from docker_cli import REPO, docker, published_port, remove
 
 sys.path.insert(0, str(REPO))
-from genai_serve.registry import ModelSpec, load_registry  # noqa: E402
+from genai_ops.registry import ModelSpec, load_registry  # noqa: E402
 
 SERVING_RUNTIME = REPO / "deploy" / "kserve" / "servingruntime.yaml"
 CLIENT = Path(__file__).with_name("kserve_client.py")

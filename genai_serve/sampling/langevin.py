@@ -14,7 +14,7 @@ from typing import Union
 import torch
 
 # A string, so that the diffusion worker, which imports this package but never runs Langevin, does not load torch
-# by defining the alias (genai_serve/worker_site/sitecustomize.py defers torch until first use).
+# by defining the alias (genai_ops/worker_site/sitecustomize.py defers torch until first use).
 Number = Union[float, int, "torch.Tensor"]
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from genai_serve.registry import REPO_ROOT, ModelSpec, Paths, load_registry
-from genai_serve.server import Server, free_ports
+from genai_ops.registry import REPO_ROOT, ModelSpec, Paths, load_registry
+from genai_ops.server import Server, free_ports
 
 QUICK_TRAIN = ["--trainer-args=--max-steps 4"]  # enough to exercise training; accuracy is not what e2e tests
 

@@ -107,9 +107,9 @@ def test_ctl_describe_of_an_iterative_model_reads_its_card_and_leaves_the_model_
     import subprocess
     import sys
 
-    from genai_serve.registry import REPO_ROOT
+    from genai_ops.registry import REPO_ROOT
 
-    out = subprocess.run([sys.executable, "-m", "genai_serve.ctl", "--workdir", str(served.server.workdir),
+    out = subprocess.run([sys.executable, "-m", "genai_ops.ctl", "--workdir", str(served.server.workdir),
                           "describe", "diffusion"],
                          capture_output=True, text=True, timeout=60, cwd=REPO_ROOT)
     assert out.returncode == 0, out.stderr

@@ -24,9 +24,9 @@ import pytest
 import requests
 
 from export import kserve_bundle
-from genai_serve import probe
-from genai_serve.registry import REPO_ROOT, Paths, load_registry
-from genai_serve.server import LOG_CONFIG, Server, _bin, _port_open
+from genai_ops import probe
+from genai_ops.registry import REPO_ROOT, Paths, load_registry
+from genai_ops.server import LOG_CONFIG, Server, _bin, _port_open
 from tests.e2e.conftest import free_ports
 from training.text_data import FIXTURES
 

@@ -106,7 +106,7 @@ def test_return_images_gives_one_png_per_sample(served):
 
 
 def test_gallery_writes_every_image_models_pngs_and_a_page_that_shows_them(served, tmp_path):
-    from genai_serve.gallery import build_gallery
+    from genai_ops.gallery import build_gallery
 
     page = build_gallery(served.server, tmp_path)
     html = page.read_text()

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from genai_serve import ctl
-from genai_serve.reliability.jvm_faults import (bad_archives_named, build_store, kill_jvm_under_load,
+from genai_ops import ctl
+from loadtests.reliability.jvm_faults import (bad_archives_named, build_store, kill_jvm_under_load,
                                                 start_supervised, stop_supervised)
 
 pytestmark = pytest.mark.e2e

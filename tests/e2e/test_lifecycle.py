@@ -1,4 +1,4 @@
-"""The lifecycle tool (python -m genai_serve.ctl) end to end through a real TorchServe.
+"""The lifecycle tool (python -m genai_ops.ctl) end to end through a real TorchServe.
 
 The shared server (the `served` fixture) is left as found: every test that registers a version removes it
 again and the state file the tool writes there is deleted afterwards. The restart test starts its own small
@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from genai_serve.registry import REPO_ROOT
-from genai_serve.server import Server
-from genai_serve.state import State
+from genai_ops.registry import REPO_ROOT
+from genai_ops.server import Server
+from genai_ops.state import State
 from tests.e2e.conftest import free_ports
 
 pytestmark = pytest.mark.e2e
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.e2e
 
 def ctl(workdir: Path, *args: str) -> subprocess.CompletedProcess:
     """The real command line, finding the server through the run/config.properties it rendered."""
-    return subprocess.run([sys.executable, "-m", "genai_serve.ctl", "--workdir", str(workdir), *args],
+    return subprocess.run([sys.executable, "-m", "genai_ops.ctl", "--workdir", str(workdir), *args],
                           cwd=REPO_ROOT, capture_output=True, text=True, timeout=400)
 
 

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from genai_serve.registry import REPO_ROOT
+from genai_ops.registry import REPO_ROOT
 
 pytestmark = pytest.mark.e2e
 

@@ -1,14 +1,14 @@
 """Load above capacity on one model of each class through the shared real TorchServe (issue 17, part 2): every
 refusal is TorchServe's 503 (job queue full) or our scheduler's 429 with Retry-After, each with its documented
 JSON body; every accepted request succeeds; nothing runs past its client timeout; the queue really filled; no
-worker died. Bounded: a few seconds of load per model, then the model drains (genai_serve/reliability/overload.py)."""
+worker died. Bounded: a few seconds of load per model, then the model drains (loadtests/reliability/overload.py)."""
 from __future__ import annotations
 
 import re
 
 import pytest
 
-from genai_serve.reliability.overload import plans, run_plan
+from loadtests.reliability.overload import plans, run_plan
 
 pytestmark = pytest.mark.e2e
 

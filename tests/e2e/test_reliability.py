@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from genai_serve.registry import load_registry
-from genai_serve.reliability.faults import kill_worker_under_load
-from genai_serve.reliability.hostile import SHORT, cases_for, oversized_case, sample
-from genai_serve.reliability.probe import check, probe
-from genai_serve.server import read_properties, CONFIG_TEMPLATE
+from genai_ops.registry import load_registry
+from loadtests.reliability.faults import kill_worker_under_load
+from loadtests.reliability.hostile import SHORT, cases_for, oversized_case, sample
+from loadtests.reliability.send_corpus import check, probe
+from genai_ops.server import read_properties, CONFIG_TEMPLATE
 
 pytestmark = pytest.mark.e2e
 
@@ -43,7 +43,7 @@ def test_a_killed_worker_is_replaced_and_every_request_after_recovery_succeeds(s
 def test_grpc_refuses_missing_wrong_and_swapped_tokens_and_serves_the_right_one(served):
     import grpc
 
-    from genai_serve.reliability import grpc_client
+    from loadtests.reliability import grpc_client
 
     server, body = served.server, b'{"num_samples": 1, "seed": 5}'
     for token in (None, "not-the-token", server.token("management")):
@@ -66,7 +66,7 @@ def test_expired_tokens_are_refused_on_inference_and_management(tmp_path):
     work, after it both are refused (TorchServe's 400 InvalidKeyException)."""
     import time
 
-    from genai_serve.server import Server
+    from genai_ops.server import Server
     from tests.e2e.conftest import free_ports
 
     store = tmp_path / "model_store"

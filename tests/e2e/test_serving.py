@@ -13,7 +13,7 @@ import psutil
 import pytest
 from PIL import Image
 
-from genai_serve.registry import REPO_ROOT
+from genai_ops.registry import REPO_ROOT
 
 pytestmark = pytest.mark.e2e
 

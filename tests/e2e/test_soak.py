@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from genai_serve.reliability.soak import soak, svg_plot
+from loadtests.reliability.soak import soak, svg_plot
 
 pytestmark = pytest.mark.e2e
 

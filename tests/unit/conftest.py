@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from genai_serve.checkpoint import save_checkpoint
-from genai_serve.registry import Paths
+from genai_ops.checkpoint import save_checkpoint
+from genai_ops.registry import Paths
 from tests.conftest import make_handler
 from training.text_data import FIXTURES
 

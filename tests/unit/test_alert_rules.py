@@ -11,7 +11,7 @@ import subprocess
 import pytest
 import yaml
 
-from genai_serve.registry import REPO_ROOT
+from genai_ops.registry import REPO_ROOT
 
 RULES = REPO_ROOT / "docker" / "prometheus"
 promtool = shutil.which("promtool")

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from genai_serve import container, probe
-from genai_serve.registry import load_registry
+from genai_ops import container, probe
+from genai_ops.registry import load_registry
 from genai_serve.runtime import available_cores, make_session, torch_device
-from genai_serve.server import Server, read_properties
+from genai_ops.server import Server, read_properties
 
 
 def rendered(server: Server) -> dict[str, str]:
@@ -187,7 +187,7 @@ def test_kubernetes_configmap_renders_with_the_deployment_settings(tmp_path):
     """The pod's path: the ConfigMap as GENAI_CONFIG plus the Deployment's env -> the config TorchServe reads."""
     import yaml
 
-    from genai_serve.registry import REPO_ROOT
+    from genai_ops.registry import REPO_ROOT
 
     cm = yaml.safe_load((REPO_ROOT / "deploy/k8s/configmap.yaml").read_text())
     (tmp_path / "config.properties").write_text(cm["data"]["config.properties"])

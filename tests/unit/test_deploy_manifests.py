@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from genai_serve.registry import REPO_ROOT
-from genai_serve.server import read_properties
+from genai_ops.registry import REPO_ROOT
+from genai_ops.server import read_properties
 
 # deploy/validate.py is a script (`make validate-k8s`), not a package module: load it by path.
 _spec = importlib.util.spec_from_file_location("deploy_validate", REPO_ROOT / "deploy/validate.py")
@@ -53,7 +53,7 @@ def test_hadolint_rejects_a_bad_dockerfile(tmp_path):
 def test_dockerfile_runtime_stage_is_non_root_with_healthcheck_and_entrypoint(dockerfile):
     final = dockerfile.read_text().split("\nFROM ")[-1]  # the runtime stage
     assert "USER 10001:10001" in final
-    assert 'CMD ["python", "-m", "genai_serve.probe", "--ready"]' in final
+    assert 'CMD ["python", "-m", "genai_ops.probe", "--ready"]' in final
     assert "COPY docker/entrypoint.sh" in final and 'ENTRYPOINT ["genai-entrypoint"]' in final
     assert "GENAI_BIND=0.0.0.0" in final  # said on purpose, for inference and metrics only
     assert "GENAI_MANAGEMENT_BIND" not in final and "GENAI_GRPC_BIND" not in final  # those stay loopback
@@ -152,7 +152,7 @@ def test_deployment_security_and_probes():
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     # /ping needs the token: exec probes that read the pod's key file, never httpGet
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-        assert container[probe]["exec"]["command"][:3] == ["python", "-m", "genai_serve.probe"]
+        assert container[probe]["exec"]["command"][:3] == ["python", "-m", "genai_ops.probe"]
     assert "--ready" in container["readinessProbe"]["exec"]["command"]
     mounts = {m["name"]: m for m in container["volumeMounts"]}
     assert mounts["model-store"]["readOnly"] is True

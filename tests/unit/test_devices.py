@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from genai_serve import runtime
-from genai_serve.registry import load_registry
+from genai_ops.registry import load_registry
 from genai_serve.runtime import (DeviceReport, make_session, recording_devices, session_device, torch_device,
                                  torch_device_report, worker_device)
 

@@ -9,7 +9,7 @@ import yaml
 from export import archive as archive_mod
 from export import onnx as onnx_mod
 from genai_serve.nets import build
-from genai_serve.registry import Paths, load_registry
+from genai_ops.registry import Paths, load_registry
 
 
 def test_exports_passed_parity_with_random_and_real_inputs(random_exports):
@@ -87,7 +87,7 @@ def test_torch_state_gate_refuses_a_network_with_non_finite_outputs(tmp_path):
     import torch
 
     from export.kinds import export_torch_state
-    from genai_serve.checkpoint import save_checkpoint
+    from genai_ops.checkpoint import save_checkpoint
 
     state = build("ebm_energy").state_dict()
     state["fc2.bias"] = torch.tensor([float("nan")])

@@ -8,7 +8,7 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from genai_serve.registry import Paths, load_registry
+from genai_ops.registry import Paths, load_registry
 from loadtests import gpu_check
 from loadtests.inprocess import call_handler
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from genai_serve.checkpoint import build_from_checkpoint
+from genai_ops.checkpoint import build_from_checkpoint
 from genai_serve.imaging import cnn_input
 
 

@@ -2,7 +2,7 @@
 
 Whatever JSON a client sends, every registry model's schema either accepts it or refuses it with an InputError
 naming one of its fields, and a handler answers every request of a batch with 200 or a 4xx. The corpus that
-`make reliability` sends (genai_serve/reliability/hostile.py) has 500+ cases per model, the same ones every run,
+`make reliability` sends (loadtests/reliability/hostile.py) has 500+ cases per model, the same ones every run,
 covers every registry field, and every case is what it says: refused by the layer it names (the real envelope
 and validator are called here), or valid."""
 import email.parser
@@ -18,10 +18,10 @@ from hypothesis import strategies as st
 
 from genai_serve.envelope import decode_request
 from genai_serve.errors import InputError
-from genai_serve.registry import REPO_ROOT, load_registry
-from genai_serve.reliability.hostile import CORPUS_SIZE, SHORT, cases_for, fingerprint, sample
-from genai_serve.reliability.case import base_params
-from genai_serve.reliability.strategies import invalid, json_values, odd_text
+from genai_ops.registry import REPO_ROOT, load_registry
+from loadtests.reliability.hostile import CORPUS_SIZE, SHORT, cases_for, fingerprint, sample
+from loadtests.reliability.case import base_params
+from loadtests.reliability.strategies import invalid, json_values, odd_text
 from genai_serve.schema import build_request_model, validate
 from loadtests.peer_common import worker_value  # what TorchServe hands a worker for one body or part
 
@@ -85,7 +85,7 @@ def test_the_corpus_and_its_short_sample_are_the_same_on_every_run():
     assert cases_for(spec) == CORPUS["gpt2_qa"]
     assert sample(cases_for(spec)) == sample(CORPUS["gpt2_qa"])
     fresh = subprocess.run([sys.executable, "-c", (
-        "from genai_serve.registry import load_registry; from genai_serve.reliability.hostile import cases_for, "
+        "from genai_ops.registry import load_registry; from loadtests.reliability.hostile import cases_for, "
         "fingerprint; print([fingerprint(cases_for(spec)) for spec in load_registry().values()])")],
         cwd=REPO_ROOT, capture_output=True, text=True, check=True, timeout=300)
     assert fresh.stdout.strip() == str([fingerprint(cases) for cases in CORPUS.values()])

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
-from genai_serve.registry import REPO_ROOT
+from genai_ops.registry import REPO_ROOT
 
 # docker/requirements.py is a script the Dockerfiles run, not a package module: load it by path.
 _spec = importlib.util.spec_from_file_location("image_requirements", REPO_ROOT / "docker/requirements.py")

@@ -14,7 +14,7 @@ import sys
 import yaml
 
 from export import kserve_bundle
-from genai_serve.registry import REPO_ROOT
+from genai_ops.registry import REPO_ROOT
 
 sys.path.insert(0, str(REPO_ROOT / "docker" / "imagetest"))
 import docker_cli  # noqa: E402

@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from genai_serve.checkpoint import build_from_checkpoint
+from genai_ops.checkpoint import build_from_checkpoint
 from genai_serve.sampling.diffusion import denormalize, reverse_step
 from tests.conftest import ask
 

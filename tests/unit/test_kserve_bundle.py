@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from export import kserve_bundle
-from genai_serve.registry import REPO_ROOT, Paths, load_registry
+from genai_ops.registry import REPO_ROOT, Paths, load_registry
 
 
 @pytest.fixture

@@ -5,10 +5,10 @@ import json
 
 import pytest
 
-from genai_serve import ctl
-from genai_serve.registry import load_registry
-from genai_serve.server import Server, ServerError
-from genai_serve.state import State, StateError, locked, version_key
+from genai_ops import ctl
+from genai_ops.registry import load_registry
+from genai_ops.server import Server, ServerError
+from genai_ops.state import State, StateError, locked, version_key
 from tests.e2e.conftest import free_ports
 
 

@@ -1,4 +1,4 @@
-"""Per-process memory accounting used by the soak (genai_serve/reliability/memory.py), on this process."""
+"""Per-process memory accounting used by the soak (loadtests/reliability/memory.py), on this process."""
 from __future__ import annotations
 
 import os
@@ -6,7 +6,7 @@ import os
 import psutil
 import torch  # noqa: F401  (mapped, so libraries_loaded must see it)
 
-from genai_serve.reliability import memory
+from loadtests.reliability import memory
 
 
 def test_this_process_measures_uss_below_pss_below_rss_and_shows_torch_mapped():
@@ -25,7 +25,7 @@ def test_totals_split_the_jvm_from_the_workers():
 
 
 def test_memory_cuts_names_the_workers_that_map_libtorch_and_sums_own_and_shared_pages():
-    from genai_serve.reliability.run import memory_cuts
+    from loadtests.reliability.run import memory_cuts
 
     text = memory_cuts([
         {"role": "jvm", "pss_mb": 300.0, "uss_mb": 290.0, "libraries": []},

@@ -1,12 +1,12 @@
-"""The overload driver's pure parts (genai_serve/reliability/overload.py): which refusals count as documented, the
+"""The overload driver's pure parts (loadtests/reliability/overload.py): which refusals count as documented, the
 Prometheus parsing, the load plan derived from the registry, and the summary. The load itself runs against a real
 TorchServe in tests/e2e/test_overload.py."""
 from __future__ import annotations
 
 import json
 
-from genai_serve.registry import load_registry
-from genai_serve.reliability import overload as ov
+from genai_ops.registry import load_registry
+from loadtests.reliability import overload as ov
 
 TS_503 = json.dumps({"code": 503, "type": "ServiceUnavailableException",
                      "message": "Model \"cnn\" has no worker to serve inference request."})

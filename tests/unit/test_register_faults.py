@@ -9,8 +9,8 @@ import zipfile
 
 import pytest
 
-from genai_serve.registry import load_registry
-from genai_serve.server import Server, ServerError, archive_problem
+from genai_ops.registry import load_registry
+from genai_ops.server import Server, ServerError, archive_problem
 
 
 def write_mar(path, version="1.0"):
@@ -80,7 +80,7 @@ def test_bad_archives_are_named_and_every_other_model_is_registered(tmp_path, re
 
 
 def test_a_version_torchserve_refuses_is_named_and_the_model_keeps_its_other_version(tmp_path, registry):
-    from genai_serve.state import State
+    from genai_ops.state import State
 
     server = Recorder(tmp_path, refuse={("gan", "1.1")})
     server.store.mkdir()
@@ -97,7 +97,7 @@ def test_a_version_torchserve_refuses_is_named_and_the_model_keeps_its_other_ver
 
 def test_the_recorded_default_is_registered_first(tmp_path, registry):
     """TorchServe routes /predictions/<model> to the first registered version until set-default."""
-    from genai_serve.state import State
+    from genai_ops.state import State
 
     server = Recorder(tmp_path)
     server.store.mkdir()

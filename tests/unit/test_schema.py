@@ -1,7 +1,7 @@
 import pytest
 
 from genai_serve.errors import InputError
-from genai_serve.registry import load_registry
+from genai_ops.registry import load_registry
 from genai_serve.schema import build_request_model, json_schema, validate
 
 SPEC = {

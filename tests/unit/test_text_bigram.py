@@ -128,7 +128,7 @@ def test_handler_answers_the_seed_bodies_and_samples_reproducibly_in_a_batch(tex
 
 def test_bigram_export_refuses_a_table_that_does_not_reload_identically(text_exports, tmp_path, monkeypatch):
     from export import text as text_export
-    from genai_serve.registry import load_registry
+    from genai_ops.registry import load_registry
 
     real = BigramModel.from_json
 

@@ -82,7 +82,7 @@ def test_bad_requests_are_400_naming_the_field(text_handler, bad, field):
 
 def test_a_spacy_pipeline_directory_can_stand_in_for_en_core_web_md(tmp_path):
     """--spacy-model takes a package name or a pipeline directory: the packaged-vectors path, run for real."""
-    from genai_serve.checkpoint import load_checkpoint
+    from genai_ops.checkpoint import load_checkpoint
 
     build_pipeline(["alpha", "beta"], np.eye(2, dtype=np.float32)).to_disk(tmp_path / "pkg")
     out = tmp_path / "model.pt"
@@ -105,7 +105,7 @@ def test_archive_packs_the_pipeline_directory(text_exports):
     import zipfile
 
     from export import archive as archive_mod
-    from genai_serve.registry import load_registry
+    from genai_ops.registry import load_registry
 
     registry = load_registry()
     mar = archive_mod.archive(registry["embeddings"], "1.0", registry, text_exports)

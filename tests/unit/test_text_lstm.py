@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from genai_serve.checkpoint import build_from_checkpoint
+from genai_ops.checkpoint import build_from_checkpoint
 from genai_serve.nets.lstm import LSTMStep, TinyLSTMLM, numpy_step
 from genai_serve.text.rnn import Row, generate_batch
 from genai_serve.text.sampling import Decoding

@@ -1,7 +1,7 @@
 """The bundled corpus (generated, checked in), the shared split, and the text trainers' checkpoints."""
 import math
 
-from genai_serve.checkpoint import load_checkpoint
+from genai_ops.checkpoint import load_checkpoint
 from genai_serve.text.bigram import BigramModel
 from genai_serve.text.tokenize import tokenize
 from training import corpus_gen, train_bigram

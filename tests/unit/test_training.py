@@ -6,8 +6,8 @@ import pytest
 import torch
 from PIL import Image
 
-from genai_serve import checkpoint
-from genai_serve.checkpoint import build_from_checkpoint, load_checkpoint, save_checkpoint
+from genai_ops import checkpoint
+from genai_ops.checkpoint import build_from_checkpoint, load_checkpoint, save_checkpoint
 from genai_serve.nets import CNN_A2, GANDiscriminator, GANGenerator
 from training import train_cnn, train_gan
 

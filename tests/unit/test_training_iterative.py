@@ -6,7 +6,7 @@ import pytest
 import torch
 from PIL import Image
 
-from genai_serve.checkpoint import build_from_checkpoint, load_checkpoint, save_checkpoint
+from genai_ops.checkpoint import build_from_checkpoint, load_checkpoint, save_checkpoint
 from genai_serve.nets import UNet, EnergyModel
 from training import train_diffusion, train_ebm
 from training.train_ebm import ReplayBuffer, ebm_loss

@@ -1,7 +1,7 @@
-"""genai_serve/worker_site/sitecustomize.py: in a TorchServe worker, `import torch` (TorchServe's protocol module
+"""genai_ops/worker_site/sitecustomize.py: in a TorchServe worker, `import torch` (TorchServe's protocol module
 does it at top level) loads nothing until torch is used, and then the real torch answers; elsewhere nothing
 changes. Each case is a fresh interpreter started as TorchServe starts a worker: a script named
-model_service_worker.py, with worker_site on PYTHONPATH (genai_serve.server.Server.env)."""
+model_service_worker.py, with worker_site on PYTHONPATH (genai_ops.server.Server.env)."""
 from __future__ import annotations
 
 import json
@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from genai_serve.server import WORKER_SITE
+from genai_ops.server import WORKER_SITE
 
 PROBE = """
 import importlib.util, json, sys

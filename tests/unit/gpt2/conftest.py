@@ -12,7 +12,7 @@ import json
 import pytest
 import torch
 
-from genai_serve.registry import Paths
+from genai_ops.registry import Paths
 from tests.conftest import make_handler
 
 TINY = {"n_layer": 2, "n_head": 2, "n_embd": 32, "n_positions": 512}

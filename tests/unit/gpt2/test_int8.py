@@ -13,7 +13,7 @@ from export import gpt2_int8
 from export.quantize import count_ops, gemm_to_matmul, quantize_int8
 from genai_serve.gpt2.onnx_step import OnnxDecoder
 from genai_serve.gpt2.tokenizer import Tokenizer
-from genai_serve.registry import load_registry
+from genai_ops.registry import load_registry
 from genai_serve.runtime import make_session
 from tests.unit.gpt2.conftest import TINY
 
@@ -148,7 +148,7 @@ def test_a_failed_gate_fails_the_export_and_archive_refuses_the_version(gpt2_exp
     import shutil
 
     from export import archive as archive_mod
-    from genai_serve.registry import Paths
+    from genai_ops.registry import Paths
 
     paths = Paths(tmp_path)
     shutil.copytree(gpt2_exports.checkpoints, paths.checkpoints)
@@ -220,7 +220,7 @@ def test_a_candidate_that_fails_the_gate_falls_back_to_the_next_and_the_record_l
                                                                                           monkeypatch):
     import shutil
 
-    from genai_serve.registry import Paths
+    from genai_ops.registry import Paths
 
     spec = load_registry()["gpt2_qa"]
     first, fallback = gpt2_int8.candidates(dict(spec.export_for("2.1")["quantize"]))

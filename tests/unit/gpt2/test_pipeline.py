@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from genai_serve.registry import Paths, load_registry
+from genai_ops.registry import Paths, load_registry
 
 
 def test_per_version_paths_and_the_version_check():

@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 from urllib.parse import urlencode
 
-from genai_serve.registry import ModelSpec
-from genai_serve.reliability.case import JSON, Case, base_params, dumps, is_image_model, with_raw
+from genai_ops.registry import ModelSpec
+from loadtests.reliability.case import JSON, Case, base_params, dumps, is_image_model, with_raw
 
 # Byte sequences that are not UTF-8 (RFC 3629): each must make the body unreadable, wherever it sits.
 NOT_UTF8 = {

@@ -1,14 +1,14 @@
 """`make reliability` / `make soak`: the whole reliability suite against the running server (`make serve`),
 written to docs/RELIABILITY.md (+ docs/reliability-rss.svg).
 
-    python -m genai_serve.reliability.run [--soak-seconds 600] [--soak-only]
+    python -m loadtests.reliability.run [--soak-seconds 600] [--soak-only]
 
 1. every registry model gets its whole generated hostile-input corpus (500+ requests, hostile.py), then a body
    one byte over max_request_size; worker PIDs must not change;
 2. every model's worker is killed with SIGKILL under load: recovery time, requests failed, requests after;
 3. overload: a load above capacity on one model of each class (overload.py): refusals, their bodies and
    Retry-After, queue depth;
-4. the JVM itself killed under load while `python -m genai_serve.container` supervises a private server, and
+4. the JVM itself killed under load while `python -m genai_ops.container` supervises a private server, and
    damaged archives at its start (jvm_faults.py);
 5. a bounded mixed-load soak records RSS/PSS per process; growth after warm-up must stay under 10% and the
    PSS total within the budget.
@@ -21,14 +21,14 @@ import platform
 import sys
 import time
 
-from genai_serve.registry import REPO_ROOT, load_registry
-from genai_serve.reliability.faults import kill_worker_under_load
-from genai_serve.reliability.hostile import oversized_case
-from genai_serve.reliability.jvm_faults import jvm_fault_section
-from genai_serve.reliability.overload import overload_section
-from genai_serve.reliability.probe import check, probe
-from genai_serve.reliability.soak import soak, svg_plot
-from genai_serve.server import CONFIG_TEMPLATE, Server, read_properties
+from genai_ops.registry import REPO_ROOT, load_registry
+from loadtests.reliability.faults import kill_worker_under_load
+from loadtests.reliability.hostile import oversized_case
+from loadtests.reliability.jvm_faults import jvm_fault_section
+from loadtests.reliability.overload import overload_section
+from loadtests.reliability.send_corpus import check, probe
+from loadtests.reliability.soak import soak, svg_plot
+from genai_ops.server import CONFIG_TEMPLATE, Server, read_properties
 
 GROWTH_LIMIT = 10.0  # percent, after warm-up (issue 7)
 PSS_BUDGET_MB = 3 * 1024  # all eight models, JVM included (issue 17)
@@ -107,7 +107,7 @@ def memory_cuts(processes: list[dict]) -> list[str]:
         f"(Python, numpy, onnxruntime code). Workers that map libtorch: {len(with_torch)} "
         f"({', '.join(p['role'] for p in with_torch) or 'none'}; {torch_pss:,.0f} MB PSS together). TorchServe's "
         "worker protocol imports torch at module level, which cost every worker ~280 MB of its own; "
-        "genai_serve/worker_site/sitecustomize.py defers that import until a handler uses torch, so only these "
+        "genai_ops/worker_site/sitecustomize.py defers that import until a handler uses torch, so only these "
         "load it (README, \"Workers load torch only when they use it\"). What would cut it further: (1) **no torch "
         "where it is only probed**: spaCy's thinc imports torch if it is installed, so the embeddings worker loads it "
         "for nothing; (2) **ebm on ONNX Runtime**: Langevin needs the energy's gradient, which an exported graph "
@@ -143,7 +143,7 @@ def main(argv=None) -> int:
     sections += ["## Soak", "", *rows, ""]
     ok &= passed
     head = ["# Reliability", "", f"Measured {time.strftime('%Y-%m-%d %H:%M')} UTC on {platform.node() or 'this machine'} "
-            f"({platform.machine()}, 2 cores) with `python -m genai_serve.reliability.run --soak-seconds "
+            f"({platform.machine()}, 2 cores) with `python -m loadtests.reliability.run --soak-seconds "
             f"{args.soak_seconds:.0f}{' --soak-only' if args.soak_only else ''}` against `make serve` "
             f"(models: {', '.join(registry)}). Result: **{'PASS' if ok else 'FAIL'}**.", ""]
     (REPO_ROOT / "docs" / "RELIABILITY.md").write_text("\n".join(head + sections))

@@ -6,7 +6,7 @@ serialise a handler's response when it is a torch.Tensor (ours never are). Impor
 that serves an ONNX Runtime graph (cnn, gan, lstm, diffusion, the three gpt2_qa versions) paid for a library it
 never calls: 10 workers came to 3.8 GB PSS (docs/RELIABILITY.md).
 
-Python imports `sitecustomize` from sys.path at start-up (the standard `site` hook). genai_serve.server.Server
+Python imports `sitecustomize` from sys.path at start-up (the standard `site` hook). genai_ops.server.Server
 puts this directory on the PYTHONPATH of the TorchServe it starts, the JVM passes its environment to the workers
 it spawns, and this module acts only in a TorchServe worker (argv[0] is model_service_worker.py): it puts a
 stand-in module under the name torch, so `import torch` binds it without loading anything; the first attribute

@@ -1,4 +1,4 @@
-"""Start, stop and talk to TorchServe for this project (python -m genai_serve.server start|stop|status|smoke|curl).
+"""Start, stop and talk to TorchServe for this project (python -m genai_ops.server start|stop|status|smoke|curl).
 
 `make serve` and the end-to-end tests both use this module: one launcher, so what the tests start is
 what users run. A `Server` is a working directory (key_file.json, logs/, run/) plus a model store and
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import requests
 
-from genai_serve.registry import REPO_ROOT, ModelSpec, load_registry
+from genai_ops.registry import REPO_ROOT, ModelSpec, load_registry
 
 CONFIG_TEMPLATE = REPO_ROOT / "config.properties"
 LOG_CONFIG = REPO_ROOT / "log4j2.xml"
@@ -62,7 +62,7 @@ class Server:
     store: Path = REPO_ROOT / "model_store"
     ports: dict[str, int] = field(default_factory=default_ports)
     host: str = "127.0.0.1"  # where this process reaches the server
-    # Where the listeners bind. None: `host` (loopback). A container sets these on purpose (genai_serve/container.py):
+    # Where the listeners bind. None: `host` (loopback). A container sets these on purpose (genai_ops/container.py):
     # `bind` for inference + metrics, `management_bind` for management; gRPC stays on `grpc_bind` (CVE-2024-35199).
     bind: str | None = None
     management_bind: str | None = None
@@ -93,7 +93,7 @@ class Server:
 
     @property
     def state_file(self) -> Path:
-        """What genai_serve.ctl promoted (genai_serve/state.py); register_all restores it."""
+        """What genai_ops.ctl promoted (genai_ops/state.py); register_all restores it."""
         return self.run_dir / "state.json"
 
     def url(self, api: str, path: str = "") -> str:
@@ -324,12 +324,12 @@ class Server:
 
     def register_all(self, registry: dict[str, ModelSpec], problems: list[str] | None = None) -> list[str]:
         """Register every archived version of every registry model and set its default; a model that
-        genai_serve.ctl promoted comes back with the versions and default recorded in run/state.json.
+        genai_ops.ctl promoted comes back with the versions and default recorded in run/state.json.
 
         One bad archive never keeps the other models from being served: a wanted version whose .mar is missing,
         unreadable (truncated, garbage) or refused by TorchServe is skipped with one line naming the file (printed
         to stderr and appended to `problems`); its model is served from its other versions, if it has any."""
-        from genai_serve.state import State
+        from genai_ops.state import State
 
         state = State.load(self.state_file)
         problems = [] if problems is None else problems

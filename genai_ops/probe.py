@@ -1,4 +1,4 @@
-"""Health probe for containers: python -m genai_serve.probe [--ready]   (exit 0 = healthy)
+"""Health probe for containers: python -m genai_ops.probe [--ready]   (exit 0 = healthy)
 
 TorchServe 0.12 wants the inference token even on GET /ping, and its keys are generated inside the
 container at start-up, so an HTTP probe from outside (Kubernetes httpGet, a plain curl HEALTHCHECK) cannot
@@ -6,7 +6,7 @@ carry one. This runs inside the container instead (Docker HEALTHCHECK, Kubernete
 the current key from key_file.json in GENAI_WORKDIR and calls /ping on loopback.
 
   liveness   /ping answers 200 with the token (the frontend and every registered model's workers are up)
-  --ready    also requires run/ready, written by genai_serve/container.py once every model is registered
+  --ready    also requires run/ready, written by genai_ops/container.py once every model is registered
              and its default version set, so no traffic arrives before the models do
 Only the standard library: a probe runs every few seconds and must not import torch or requests.
 """
@@ -41,7 +41,7 @@ def probe(workdir: Path, port: int, ready: bool, timeout: float = 3.0) -> tuple[
 
 
 def inference_port(env=os.environ) -> int:
-    """The inference port the container configured (GENAI_PORTS, as genai_serve/container.py reads it), else 8080."""
+    """The inference port the container configured (GENAI_PORTS, as genai_ops/container.py reads it), else 8080."""
     for item in env.get("GENAI_PORTS", "").split(","):
         name, _, port = item.partition("=")
         if name.strip() == "inference" and port.strip():

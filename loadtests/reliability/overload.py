@@ -30,8 +30,8 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from genai_serve.registry import ModelSpec
-from genai_serve.server import Server
+from genai_ops.registry import ModelSpec
+from genai_ops.server import Server
 
 JSON = "application/json"
 QUEUE_FULL = 503  # TorchServe's frontend: the model's job queue is full

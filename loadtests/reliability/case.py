@@ -6,7 +6,7 @@ import io
 import json
 from dataclasses import dataclass
 
-from genai_serve.registry import ModelSpec
+from genai_ops.registry import ModelSpec
 
 JSON = "application/json"
 LAYERS = ("envelope", "schema", "model", "torchserve", "")

@@ -14,8 +14,8 @@ from __future__ import annotations
 import random
 import string
 
-from genai_serve.registry import ModelSpec
-from genai_serve.reliability.case import JSON, Case, base_params, dumps
+from genai_ops.registry import ModelSpec
+from loadtests.reliability.case import JSON, Case, base_params, dumps
 
 NEAR = (-24, -16, -12, -8, -4, -1, 0)  # prompt words relative to a context size
 

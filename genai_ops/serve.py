@@ -1,9 +1,9 @@
-"""Command line for the running server: python -m genai_serve.serve start|stop|status|smoke|curl.
+"""Command line for the running server: python -m genai_ops.serve start|stop|status|smoke|curl.
 
 start  renders the config, starts TorchServe from the repo root (key_file.json lands there), registers
        every archived model version from models.yaml, sets the registry's default versions, and waits
        until each model answers its sample request.
-       Versions and defaults that `genai_serve.ctl` promoted come back from run/state.json.
+       Versions and defaults that `genai_ops.ctl` promoted come back from run/state.json.
 stop   returns only when the JVM and workers have exited and the ports are free.
 """
 from __future__ import annotations
@@ -13,9 +13,9 @@ import json
 import sys
 import time
 
-from genai_serve.registry import load_registry
-from genai_serve.server import Server, ServerError
-from genai_serve.state import State, StateError
+from genai_ops.registry import load_registry
+from genai_ops.server import Server, ServerError
+from genai_ops.state import State, StateError
 
 TOKEN_LINE = """TOKEN=$(python3 -c 'import json; print(json.load(open("key_file.json"))["inference"]["key"])')
 MTOKEN=$(python3 -c 'import json; print(json.load(open("key_file.json"))["management"]["key"])')"""
@@ -75,7 +75,7 @@ def main(argv=None) -> int:
                 return 1
             restored = State.load(server.state_file).models
             if restored:
-                print(f"restored from {server.state_file} (genai_serve.ctl): " + ", ".join(
+                print(f"restored from {server.state_file} (genai_ops.ctl): " + ", ".join(
                     f"{n} {m.default} (of {', '.join(m.versions)})" for n, m in sorted(restored.items())))
             print(f"TorchServe up on {server.url('inference')} (management {server.url('management')}); models:")
             ok = smoke(server, names)

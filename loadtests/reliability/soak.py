@@ -1,5 +1,5 @@
 """A bounded mixed-load soak: every registry model's sample request from a few client threads, with the memory
-(RSS and PSS, genai_serve/reliability/memory.py) of the JVM and of every worker sampled at intervals, growth
+(RSS and PSS, loadtests/reliability/memory.py) of the JVM and of every worker sampled at intervals, growth
 after warm-up reported for the totals and for each process, and worker restarts counted."""
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import threading
 import time
 from collections import Counter
 
-from genai_serve.registry import ModelSpec
-from genai_serve.reliability import memory
-from genai_serve.server import Server
+from genai_ops.registry import ModelSpec
+from loadtests.reliability import memory
+from genai_ops.server import Server
 
 
 def _client(server: Server, specs: list[ModelSpec], stop: threading.Event, counts: Counter, seed: int) -> None:

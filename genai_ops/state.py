@@ -1,7 +1,7 @@
 """What the lifecycle tool rolled in, so a restart brings it back: <workdir>/run/state.json.
 
 TorchServe runs with --ncs (no config snapshots) and loses runtime registrations on restart
-(pytorch/serve#1542); its own start-up default-version handling is broken (#2744). So `genai_serve.ctl`
+(pytorch/serve#1542); its own start-up default-version handling is broken (#2744). So `genai_ops.ctl`
 records, per model it touched, the versions it keeps registered, the default and the previous default
 (for rollback), and `Server.register_all` (`make serve`) reads it back. Models the tool never touched
 are not in the file and follow models.yaml.

@@ -1,6 +1,6 @@
-"""A container's main process: python -m genai_serve.container [--check-store]
+"""A container's main process: python -m genai_ops.container [--check-store]
 
-docker/entrypoint.sh execs this; the tests run it directly on the host. It reuses genai_serve/server.py, so a
+docker/entrypoint.sh execs this; the tests run it directly on the host. It reuses genai_ops/server.py, so a
 container starts TorchServe exactly as `make serve` does, with the binds the deployment asks for:
 
   1. render config.properties (GENAI_CONFIG, default the repo's) with the listeners' binds from the
@@ -8,7 +8,7 @@ container starts TorchServe exactly as `make serve` does, with the binds the dep
      published port reaches the server); token authorization stays on;
   2. start TorchServe in the foreground (its logs go to stdout) and wait for /ping with the token;
   3. register every archived version of every registry model and set the registry's default versions;
-  4. write run/ready (the readiness probe checks it, genai_serve/probe.py), then supervise: renew the
+  4. write run/ready (the readiness probe checks it, genai_ops/probe.py), then supervise: renew the
      inference/management keys before they expire (TorchServe rewrites key_file.json), and on SIGTERM/SIGINT
      stop TorchServe and exit;
   5. if TorchServe dies (the JVM killed, out of memory), remove run/ready (the readiness probe takes the pod out
@@ -45,9 +45,9 @@ from pathlib import Path
 
 import psutil
 
-from genai_serve.probe import READY_FILE
-from genai_serve.registry import REPO_ROOT, load_registry
-from genai_serve.server import CONFIG_TEMPLATE, Server, ServerError, default_ports
+from genai_ops.probe import READY_FILE
+from genai_ops.registry import REPO_ROOT, load_registry
+from genai_ops.server import CONFIG_TEMPLATE, Server, ServerError, default_ports
 
 RENEW_MARGIN = dt.timedelta(minutes=5)  # renew a key this long before TorchServe's expiry time
 

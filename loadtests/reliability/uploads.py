@@ -14,8 +14,8 @@ import random
 import struct
 import zlib
 
-from genai_serve.registry import ModelSpec
-from genai_serve.reliability.case import JSON, Case, dumps, tiny_png
+from genai_ops.registry import ModelSpec
+from loadtests.reliability.case import JSON, Case, dumps, tiny_png
 
 BOUNDARY = "hostile-7f3a9c"
 GARBAGE_BODIES = 12  # random byte strings

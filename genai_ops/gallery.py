@@ -1,7 +1,7 @@
 """`make gallery`: ask the running server for every image model's gallery requests (models.yaml `gallery:`)
 and write docs/gallery/<model>-<n>.png plus docs/gallery/index.html showing each with its parameters.
 
-    python -m genai_serve.gallery [--out docs/gallery]
+    python -m genai_ops.gallery [--out docs/gallery]
 """
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import json
 import sys
 from pathlib import Path
 
-from genai_serve.registry import REPO_ROOT, load_registry
-from genai_serve.server import Server
+from genai_ops.registry import REPO_ROOT, load_registry
+from genai_ops.server import Server
 
 
 def fetch(server: Server, name: str, params: dict) -> tuple[bytes, dict]:

@@ -18,10 +18,10 @@ import math
 import random
 import zlib
 
-from genai_serve.registry import ModelSpec
-from genai_serve.reliability import bodies, prompts, uploads
-from genai_serve.reliability.case import JSON, Case, base_params, dumps, is_image_model, short
-from genai_serve.reliability.strategies import draw, invalid, odd_text
+from genai_ops.registry import ModelSpec
+from loadtests.reliability import bodies, prompts, uploads
+from loadtests.reliability.case import JSON, Case, base_params, dumps, is_image_model, short
+from loadtests.reliability.strategies import draw, invalid, odd_text
 
 __all__ = ["Case", "cases_for", "sample", "fingerprint", "oversized_case", "CORPUS_SIZE", "SHORT"]
 

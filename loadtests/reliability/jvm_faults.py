@@ -1,7 +1,7 @@
 """Faults beyond a worker kill (issue 17, part 3), on a private server that the container entrypoint supervises.
 
-  (a) `kill -9` of the JVM under load: `python -m genai_serve.container` restarts TorchServe and registers again
-      what run/state.json records (genai_serve/container.py). Measured: seconds from the kill to serving again
+  (a) `kill -9` of the JVM under load: `python -m genai_ops.container` restarts TorchServe and registers again
+      what run/state.json records (genai_ops/container.py). Measured: seconds from the kill to serving again
       (run/ready rewritten and /ping 200), whether the versions and defaults came back, and that every request
       sent after recovery succeeded.
   (b) a truncated and a garbage `.mar` (and the registry's other archives missing) at start: the start names each
@@ -26,14 +26,14 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from genai_serve.probe import READY_FILE
-from genai_serve.registry import REPO_ROOT, ModelSpec, Paths, load_registry
-from genai_serve.server import PORT_KEYS, Server, free_ports
+from genai_ops.probe import READY_FILE
+from genai_ops.registry import REPO_ROOT, ModelSpec, Paths, load_registry
+from genai_ops.server import PORT_KEYS, Server, free_ports
 
 
 @dataclass
 class Supervised:
-    proc: subprocess.Popen  # python -m genai_serve.container
+    proc: subprocess.Popen  # python -m genai_ops.container
     server: Server
     log: Path  # its stdout and stderr
 
@@ -76,7 +76,7 @@ def start_supervised(workdir: Path, store: Path, timeout: float = 240.0) -> Supe
            "GENAI_PORTS": ",".join(f"{k}={v}" for k, v in ports.items()), "GENAI_START_TIMEOUT": str(int(timeout))}
     log = workdir / "container.log"
     with open(log, "ab") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "genai_serve.container"], cwd=REPO_ROOT, env=env,
+        proc = subprocess.Popen([sys.executable, "-m", "genai_ops.container"], cwd=REPO_ROOT, env=env,
                                 stdout=out, stderr=subprocess.STDOUT)
     sup = Supervised(proc, Server(workdir=workdir, store=store, ports=ports), log)
     if not wait_ready(sup, since=0.0, timeout=timeout):
@@ -186,7 +186,7 @@ def bad_archives_named(sup: Supervised, store: Path, corrupt: tuple[str, ...]) -
 def jvm_fault_section(source: Paths | None = None, model: str = "gan", corrupt: tuple[str, ...] = ("cnn", "lstm"),
                       workdir: Path | None = None) -> tuple[list[str], bool]:
     """(a) and (b) on a private supervised server built from `source` (default: the repo's archives)."""
-    from genai_serve import ctl
+    from genai_ops import ctl
 
     source = source or Paths()
     own = workdir is None

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import psutil
 
-from genai_serve.server import Server
+from genai_ops.server import Server
 
 MB = 2**20
 # Native libraries whose presence in a worker says what it imported (a worker that serves an ONNX graph but

@@ -4,9 +4,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from genai_serve.registry import ModelSpec
-from genai_serve.reliability.hostile import Case, cases_for
-from genai_serve.server import Server
+from genai_ops.registry import ModelSpec
+from loadtests.reliability.hostile import Case, cases_for
+from genai_ops.server import Server
 
 
 @dataclass

@@ -7,8 +7,8 @@ import threading
 import time
 from collections import Counter
 
-from genai_serve.registry import ModelSpec
-from genai_serve.server import Server
+from genai_ops.registry import ModelSpec
+from genai_ops.server import Server
 
 
 def worker_state(server: Server, model: str) -> list[dict]:

@@ -1,4 +1,4 @@
-"""Model lifecycle on the running TorchServe: python -m genai_serve.ctl <command> (`make ctl ARGS="..."`).
+"""Model lifecycle on the running TorchServe: python -m genai_ops.ctl <command> (`make ctl ARGS="..."`).
 
   models                                   every registered model and version: default, workers, batching
   describe <model> [version]               TorchServe's description plus the archive's model card
@@ -16,7 +16,7 @@
 
 The management token comes from key_file.json in the server's working directory (the repo root for
 `make serve`). Register, default, unregister, promote and rollback record what they did in run/state.json,
-so `make serve` brings the same versions and defaults back after a restart (genai_serve/state.py).
+so `make serve` brings the same versions and defaults back after a restart (genai_ops/state.py).
 Exit status: 0 done, 1 refused or failed (one line on stderr saying why), 2 bad arguments.
 """
 from __future__ import annotations
@@ -27,9 +27,9 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from genai_serve.registry import REPO_ROOT, ModelSpec, load_registry
-from genai_serve.server import Server, ServerError
-from genai_serve.state import State, StateError, locked
+from genai_ops.registry import REPO_ROOT, ModelSpec, load_registry
+from genai_ops.server import Server, ServerError
+from genai_ops.state import State, StateError, locked
 
 Say = Callable[[str], None]
 
@@ -258,7 +258,7 @@ def _record_versions(server: Server, name: str) -> None:
 
 # -- command line ------------------------------------------------------------------------------------
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m genai_serve.ctl", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m genai_ops.ctl", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--workdir", type=Path, default=REPO_ROOT,
                    help="where TorchServe was started (key_file.json, run/state.json); default: the repo root")
