@@ -1,4 +1,5 @@
-# genai-serve: every stage is a target and idempotent. `make all` = setup, train, export, archive, serve, smoke.
+# genai-serve: every stage is a target and idempotent. `make all` = setup, then each model trained, exported,
+# archived and served as soon as it is ready (genai_ops/pipeline.py), smoked, with its curl line.
 # The model list lives only in models.yaml; targets that take a model read MODEL / the target suffix.
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -157,7 +158,8 @@ gallery: setup ## samples from every image model on the running server -> docs/g
 curl-examples: setup ## print working curl examples with the current token
 	$(PY) -m genai_ops.serve curl
 
-all: setup train export archive serve ## fresh clone -> trained, exported, archived, served, answered (serve smokes every model and prints curl lines)
+all: setup ## fresh clone -> every model trained, exported, archived and served as it becomes ready, fastest first (curl line per model as it comes up; stage times at the end)
+	$(PY) -m genai_ops.pipeline $(TRAIN_ARGS)
 
 TORCH_INDEX_URL ?= https://download.pytorch.org/whl/cpu
 BASE_IMAGE      ?= python:3.11-slim-bookworm

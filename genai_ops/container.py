@@ -47,19 +47,14 @@ import psutil
 
 from genai_ops.probe import READY_FILE
 from genai_ops.registry import REPO_ROOT, load_registry
-from genai_ops.server import CONFIG_TEMPLATE, Server, ServerError, default_ports
+from genai_ops.server import CONFIG_TEMPLATE, Server, ServerError, ports_from_env
 
 RENEW_MARGIN = dt.timedelta(minutes=5)  # renew a key this long before TorchServe's expiry time
 
 
 def server_from_env(env: dict[str, str] | None = None) -> Server:
     env = os.environ if env is None else env
-    ports = default_ports()
-    for item in filter(None, env.get("GENAI_PORTS", "").split(",")):
-        name, _, port = item.partition("=")
-        if name.strip() not in ports:
-            raise SystemExit(f"GENAI_PORTS: unknown port name {name!r}; known: {sorted(ports)}")
-        ports[name.strip()] = int(port)
+    ports = ports_from_env(env)
     return Server(
         workdir=Path(env.get("GENAI_WORKDIR", os.getcwd())).resolve(),
         store=Path(env.get("GENAI_MODEL_STORE", REPO_ROOT / "model_store")),

@@ -40,16 +40,19 @@ def smoke(server: Server, names: list[str], timeout: float = 120.0) -> bool:
     return ok
 
 
+def curl_line(server: Server, spec) -> str:
+    """The curl line that sends a model its registry sample (after TOKEN_LINE)."""
+    if "file" in spec.sample:
+        data = f"-H 'Content-Type: {spec.sample['content_type']}' --data-binary @{spec.sample['file']}"
+    else:
+        data = f"-H 'Content-Type: application/json' -d '{json.dumps(spec.sample.get('json', {}))}'"
+    return f"curl -s -H \"Authorization: Bearer $TOKEN\" {data} {server.url('inference')}/predictions/{spec.name}"
+
+
 def curl_examples(server: Server, names: list[str]) -> str:
     registry = load_registry()
     lines = ["# run from the repo root; the token is read from key_file.json (it changes on every start)", TOKEN_LINE]
-    for name in names:
-        spec = registry[name]
-        if "file" in spec.sample:
-            data = f"-H 'Content-Type: {spec.sample['content_type']}' --data-binary @{spec.sample['file']}"
-        else:
-            data = f"-H 'Content-Type: application/json' -d '{json.dumps(spec.sample.get('json', {}))}'"
-        lines.append(f"curl -s -H \"Authorization: Bearer $TOKEN\" {data} {server.url('inference')}/predictions/{name}")
+    lines += [curl_line(server, registry[name]) for name in names]
     lines.append(f"curl -s -H \"Authorization: Bearer $MTOKEN\" {server.url('management')}/models")
     lines.append(f"curl -s {server.url('metrics')}/metrics | grep ts_inference_requests_total")
     return "\n".join(lines)

@@ -52,6 +52,17 @@ def default_ports() -> dict[str, int]:
     return {name: int(props[key].rsplit(":", 1)[-1]) for name, key in PORT_KEYS.items()}
 
 
+def ports_from_env(env) -> dict[str, int]:
+    """The default ports with GENAI_PORTS' overrides, e.g. "inference=9080,metrics=9082"."""
+    ports = default_ports()
+    for item in filter(None, env.get("GENAI_PORTS", "").split(",")):
+        name, _, port = item.partition("=")
+        if name.strip() not in ports:
+            raise SystemExit(f"GENAI_PORTS: unknown port name {name!r}; known: {sorted(ports)}")
+        ports[name.strip()] = int(port)
+    return ports
+
+
 class ServerError(RuntimeError):
     pass
 
