@@ -72,7 +72,7 @@ def test_json_nested_deeper_than_the_parser_can_recurse_is_a_400_not_a_crash():
 
 
 def test_an_integer_too_long_for_python_is_a_400_naming_the_body_not_a_crash():
-    # Found by the generated hostile corpus (issue 17): json.loads raises a plain ValueError for an integer
+    # Found by the generated hostile corpus: json.loads raises a plain ValueError for an integer
     # literal over Python's 4,300-digit limit, which escaped the envelope and became a 500.
     with pytest.raises(InputError) as err:
         decode_request({"body": b'{"seed": ' + b"9" * 5000 + b"}"})

@@ -86,7 +86,7 @@ def test_unet_onnx_export_dynamic_batch_matches_torch(tmp_path):
         assert got.shape == (n, 3, 32, 32)
         np.testing.assert_allclose(got, want, atol=1e-4, rtol=0)
         outs[n] = (xs, vs, got)
-    # batch invariance on ORT CPU (DESIGN.md principle 9): the first row of the batch of 5 alone
+    # batch invariance on ORT CPU (a seed gives the same output alone or batched): the first row of the batch of 5 alone
     xs, vs, got = outs[5]
     alone = sess.run(None, {names[0]: xs[:1], names[1]: vs[:1]})[0]
     np.testing.assert_array_equal(alone, got[:1])
