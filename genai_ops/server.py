@@ -1,9 +1,10 @@
-"""Start, stop and talk to TorchServe for this project (python -m genai_ops.server start|stop|status|smoke|curl).
+"""Start, stop and talk to TorchServe for this project: the launcher behind `make serve` (its command line is
+genai_ops/serve.py: start|stop|status|smoke|curl), the container entrypoint (genai_ops/container.py), `make all`
+(genai_ops/pipeline.py) and the end-to-end tests. One launcher, so what the tests start is what users run.
 
-`make serve` and the end-to-end tests both use this module: one launcher, so what the tests start is
-what users run. A `Server` is a working directory (key_file.json, logs/, run/) plus a model store and
-ports. The committed config.properties is rendered into run/config.properties with the absolute store
-path (allowed_urls needs it) and, for tests, other ports.
+The module has no command line of its own. A `Server` is a working directory (key_file.json, logs/, run/) plus a
+model store and ports. The committed config.properties is rendered into run/config.properties with the absolute
+store path (allowed_urls needs it) and, for tests, other ports.
 """
 from __future__ import annotations
 

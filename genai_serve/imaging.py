@@ -16,7 +16,7 @@ from PIL import Image
 from genai_serve.errors import InputError
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
-CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)  # seed 1's normalisation (SEEDS.md 1.4)
+CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)  # the sps-genai app's normalisation (SEEDS.md 1.4)
 CIFAR10_STD = (0.2470, 0.2435, 0.2616)
 
 # A decompression bomb is a small file that decodes to a huge bitmap. 4096x4096 is far above any
@@ -64,8 +64,8 @@ def cnn_input(img: Image.Image, size: int = 64) -> np.ndarray:
 def make_grid(images: np.ndarray, padding: int = 2, pad_value: float = 1.0) -> np.ndarray:
     """(N, C, H, W) floats in [0, 1] -> (H', W', 3) uint8 grid laid out as torchvision.make_grid.
 
-    nrow = ceil(sqrt(N)) as seed 1 did; 1-channel images become grey RGB; pixels are rounded (the seed
-    truncated with .byte(), which darkens every image by half a level on average).
+    nrow = ceil(sqrt(N)) as the sps-genai app did; 1-channel images become grey RGB; pixels are rounded (that
+    app truncated with .byte(), which darkens every image by half a level on average).
     """
     n, c, h, w = images.shape
     if c == 1:
@@ -104,7 +104,7 @@ def to_rgb8(image: np.ndarray) -> np.ndarray:
 
 
 def samples_body(images: np.ndarray, seed: int, layout: str = "grid") -> dict:
-    """The image generators' response: (N, C, H, W) floats in [0, 1] -> seed 1's {"num_samples",
+    """The image generators' response: (N, C, H, W) floats in [0, 1] -> the sps-genai app's {"num_samples",
     "image_base64_png"} (one grid) plus the seed used; layout "images" gives one PNG per sample instead."""
     body = {"num_samples": int(len(images)), "seed": int(seed)}
     if layout == "images":

@@ -1,5 +1,5 @@
-"""ONNX Runtime sessions sized to a worker's share of the cores (DESIGN principle 10), and the device each
-network actually got.
+"""ONNX Runtime sessions sized to a worker's share of the cores (N workers must not each take every core),
+and the device each network actually got.
 
 TorchServe's own ONNX loader gives every worker intra_op_num_threads = all cores, so N workers on a
 2-core machine fight over 2N threads. We give each worker cores // workers (at least 1).

@@ -8,7 +8,7 @@ only feeds new requests in, tells which requests are still wanted, runs a slice 
 to say. vLLM splits its engine the same way (scheduler / model runner / API).
 
 Per slice (one server call):
-  1. `keep_only(ids)`  requests the server no longer sends (their client went away) are dropped: their rows
+  1. `keep_only(ids)`  requests the server stops sending (their client went away) are dropped: their rows
                        leave the batch before the next network call;
   2. `submit(id, job)` each new request's cost is the product of the registry's cost attributes of its job
                        (images x steps, ...); one costing more than `max_cost` is refused with a 400 naming the

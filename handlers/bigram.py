@@ -1,4 +1,4 @@
-"""bigram: seed 1's Laplace bigram generator, pure Python. {"start_word", "length"?, "mode"?, "temperature"?,
+"""bigram: the sps-genai app's Laplace bigram generator, pure Python. {"start_word", "length"?, "mode"?, "temperature"?,
 "top_k"?, "seed"?} -> {"generated_text", "model": "bigram", "mode", "seed"}.
 
 No network and no torch: a batch is answered request by request from one in-memory table (each request

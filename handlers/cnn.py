@@ -1,7 +1,7 @@
 """cnn: CIFAR-10 classification. Any decodable image -> {"pred_id", "pred_label", "probs", "topk"}.
 
 Accepted inputs: raw image bytes (Content-Type image/* or application/octet-stream), a multipart field
-`file` (seed 1's /predict_cifar10) or `image`, or JSON {"image": "<base64>", "topk": k}.
+`file` (the sps-genai app's /predict_cifar10) or `image`, or JSON {"image": "<base64>", "topk": k}.
 
 Clients that already hold arrays send one Open Inference Protocol tensor instead (genai_serve/oip.py) and get an
 OIP response with the outputs `probs` (FP32 [1, 10]), `pred_id` (INT64 [1]) and `pred_label` (BYTES [1]):

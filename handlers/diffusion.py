@@ -1,4 +1,4 @@
-"""diffusion: CIFAR-10-style images from seed 1's UNet by the offset-cosine reverse loop (UNet step in ONNX
+"""diffusion: CIFAR-10-style images from the sps-genai app's UNet by the offset-cosine reverse loop (UNet step in ONNX
 Runtime, loop in genai_serve/sampling/diffusion.py), scheduled per step (handlers/iterative.py).
 
 {"num_samples": 1..64, "diffusion_steps": 1..1000, "image_size": 32, "seed"?, "return"?, "stream"?,

@@ -1,4 +1,4 @@
-"""ebm: CIFAR-10-style images from seed 1's energy model by Langevin dynamics (torch: each step needs dE/dx),
+"""ebm: CIFAR-10-style images from the sps-genai app's energy model by Langevin dynamics (torch: each step needs dE/dx),
 scheduled per step (handlers/iterative.py).
 
 {"num_samples": 1..64, "steps": 1..1000, "step_size": (0, 100], "noise": [0, 1], "seed"?, "return"?,

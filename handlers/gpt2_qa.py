@@ -6,7 +6,7 @@ Native API, POST /predictions/gpt2_qa[/<version>]:
   QA: {"question", "context"?, "max_new_tokens"?, "temperature"?, "top_p"?, "top_k"?, "num_responses"?, "seed"?,
   "enforce_format"?, "stream"?, "timeout_s"?} -> {"answer", "answers", "format_ok", "model_version",
   "prompt_tokens", "completion_tokens", "responses": [...], ...}. Text: {"start_word", "length"} ->
-  {"generated_text", ...}. Seed 1's and seed 2's bodies work as they are (genai_serve/gpt2/service.py).
+  {"generated_text", ...}. The seed apps' bodies work as they are (genai_serve/gpt2/service.py).
   "stream": true answers NDJSON: {"type": "token", "response": k, "text": delta} lines, then {"type": "final", ...}.
 OpenAI API, POST /predictions/gpt2_qa/<version>/v1/completions | /v1/chat/completions, GET .../v1/models
   (genai_serve/gpt2/openai_api.py).

@@ -4,7 +4,7 @@ With `continuousBatching: true` in model-config.yaml, TorchServe's frontend (wlm
 set of running requests per worker and calls `handle` again and again: each call carries the running requests
 (those seen before arrive with headers only) plus any new ones that fit `batchSize`, and every reply is written to
 its client at once. One call here is one slice of genai_serve/scheduler.py: hand the new requests to the
-scheduler (which admits or refuses them), drop the ones TorchServe no longer sends (their client disconnected:
+scheduler (which admits or refuses them), drop the ones TorchServe stops sending (their client disconnected:
 the frontend removes a job whose connection closed after a reply), step everyone together for up to `slice_ms`,
 and answer each request with what it has so far, in the shape of the API that asked (genai_serve/replies.py).
 This module only translates TorchServe's calls: parsing is the base handler's (handlers/base.py), admission the

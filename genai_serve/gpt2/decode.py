@@ -7,7 +7,7 @@ arrays). The loop:
   1. left-pads the prompts to one length; the attention mask hides the pads and position ids count only real
      tokens, so a padded row computes what it would alone;
   2. runs the whole prompt block once (empty past), then feeds each row's chosen token with the returned
-     cache (one token per call: the cost per token no longer grows with the text);
+     cache (one token per call: the cost per token does not grow with the text);
   3. each row picks its token from its own logits with its own settings and generator (temperature 0 =
      greedy; else temperature, top_k, top_p, one uniform draw from the row's generator), so a seed gives
      the same text alone or in any batch;

@@ -1,15 +1,15 @@
 """gpt2_qa requests -> decoding rows -> responses (the handler maps TorchServe onto these functions).
 
 Modes: "qa" (a question, with or without context; the default when `question` is given) and "text"
-(continue `start_word` for `length` tokens). Fields of both seeds are accepted as they are:
-  seed 1  /gpt2/answer            {question, max_length (prompt + new tokens), temperature, top_p}
-          /gpt2/answer/multiple   {question, num_responses, max_length, temperature}
-  seed 2  /generate_with_llm      {start_word?, length, question?, context?, max_new_tokens, use_rl_model}
+(continue `start_word` for `length` tokens). Fields of both seed apps are accepted as they are:
+  sps-genai app      /gpt2/answer            {question, max_length (prompt + new tokens), temperature, top_p}
+                     /gpt2/answer/multiple   {question, num_responses, max_length, temperature}
+  post-training app  /generate_with_llm      {start_word?, length, question?, context?, max_new_tokens, use_rl_model}
 Token budget: text mode reads `length`, then max_new_tokens; QA mode max_new_tokens; then max_length minus the
-prompt (seed 1), then the default (64 for QA, 50 for text).
+prompt (as in the sps-genai app), then the default (64 for QA, 50 for text).
 `use_rl_model` cannot pick a version: TorchServe routes a request to the version in its URL before the handler
 sees it. The response says which version answered; if use_rl_model asks for the other one, a `note` says
-which URL serves it (seed 2 also fell back silently from RL to SFT when RL was missing).
+which URL serves it (the post-training app also fell back silently from RL to SFT when RL was missing).
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from genai_serve.gpt2.decode import Row
 from genai_serve.replies import NativeApi
 
 RL_VERSION_STAGE = "rl"
-TEXT_DEFAULT_LENGTH = 50  # seed 2's default `length`
+TEXT_DEFAULT_LENGTH = 50  # the post-training app's default `length`
 
 
 @dataclass
@@ -89,8 +89,8 @@ def parse(params, tokenizer, eos_id: int, n_positions: int, seed: int, default_m
 
 
 def _budget(params, mode: str, prompt_len: int, default: int) -> tuple[int, str]:
-    # Seed 2 sends both `length` (text mode's budget) and `max_new_tokens` (QA mode's) in every body, so each
-    # mode reads its own field first.
+    # The post-training app sends both `length` (text mode's budget) and `max_new_tokens` (QA mode's) in every
+    # body, so each mode reads its own field first.
     if mode == "text" and params.length is not None:
         return params.length, "length"
     if params.max_new_tokens is not None:
@@ -98,7 +98,8 @@ def _budget(params, mode: str, prompt_len: int, default: int) -> tuple[int, str]
     if params.max_length is not None:
         if params.max_length <= prompt_len:
             raise InputError(f"max_length: {params.max_length} leaves no room after the prompt's {prompt_len} tokens "
-                             f"(max_length counts the prompt, as in seed 1; or send max_new_tokens)", "max_length")
+                             f"(max_length counts the prompt, as in the sps-genai app; or send max_new_tokens)",
+                             "max_length")
         return params.max_length - prompt_len, "max_length"
     return (TEXT_DEFAULT_LENGTH if mode == "text" else default), "max_new_tokens"
 
@@ -122,7 +123,7 @@ def response(job: Job, rows: list[Row], tokenizer, model_version: str, fine_tune
         answers = [r["text"] for r in responses]
         body.update(question=job.question, answer=answers[0], answers=answers, format_ok=responses[0]["format_ok"],
                     format_enforced=enforce and any(not r["format_ok"] for r in responses),
-                    generated_text=answers[0])  # seed 2's field name
+                    generated_text=answers[0])  # the post-training app's field name
     else:
         joined = [(job.prompt_text + t) if job.prompt_text else t for t in texts]
         body.update(generated_text=joined[0], generated_texts=joined)

@@ -1,8 +1,9 @@
 """The answer format, the prompt template and the scores used for training, evaluation and responses.
 
-Prompt (seed 2's template, context optional):  "Question: {q}\\nContext: {c}\\nAnswer:"
+Prompt (the post-training app's template, context optional):
+  "Question: {q}\\nContext: {c}\\nAnswer:"
 Target the model is fine-tuned to produce:     " That is a great question. {answer} Let me know if you have any other questions." + <|endoftext|>
-The prefix is NOT primed in the prompt (seed 2 primed it, so its "format" was never the model's doing):
+The prefix is NOT primed in the prompt (the post-training app primed it, so its "format" was never the model's doing):
 the model must produce prefix and suffix itself, and `format_ok` says whether it did.
 """
 from __future__ import annotations

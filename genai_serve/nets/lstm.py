@@ -1,4 +1,5 @@
-"""Seed 2's word-level LSTM language model (SEEDS.md 2.3): Embedding(V, 64) -> LSTM(64 -> 128) -> Linear(128 -> V).
+"""The post-training app's word-level LSTM language model (SEEDS.md 2.3):
+Embedding(V, 64) -> LSTM(64 -> 128) -> Linear(128 -> V).
 
 Training runs whole sequences (`forward`); serving runs one token at a time (`LSTMStep`, exported to
 ONNX), keeping the hidden and cell state outside the graph so the handler's loop owns it per request.

@@ -1,13 +1,13 @@
-"""Seed 1's bigram language model (SEEDS.md 1.5), as plain Python + numpy: fit, score, generate, save.
+"""The sps-genai app's bigram language model (SEEDS.md 1.5), as plain Python + numpy: fit, score, generate, save.
 
 P(w | p) = (c(p, w) + alpha) / (c(p) + alpha * V), Laplace smoothing at alpha = 1, over the whole
-vocabulary V (specials included, as in seed 1). Every text is <s> tokens </s>.
+vocabulary V (specials included, as in the sps-genai app). Every text is <s> tokens </s>.
 
-Generation (`generate`): `length` is the total number of tokens returned, start words included (seed 1);
-generation stops early when </s> is chosen. An unknown start word maps to <unk>: with no <unk> counts
-(seed 1's corpus) its row is uniform, greedy picks </s> (the lowest id) and only the start word comes
-back, exactly as seed 1 did; a model fitted with min_freq > 1 learns <unk>'s row from its rare words and
-continues from it. The start words are returned as the client wrote them (lower-cased), never as "<unk>".
+Generation (`generate`): `length` is the total number of tokens returned, start words included (as in the
+sps-genai app); generation stops early when </s> is chosen. An unknown start word maps to <unk>: with no <unk>
+counts (the sps-genai app's corpus) its row is uniform, greedy picks </s> (the lowest id) and only the start word
+comes back, exactly as the sps-genai app did; a model fitted with min_freq > 1 learns <unk>'s row from its rare
+words and continues from it. The start words are returned as the client wrote them (lower-cased), never as "<unk>".
 """
 from __future__ import annotations
 

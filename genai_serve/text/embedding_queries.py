@@ -1,15 +1,15 @@
 """The embeddings API's request forms and answers (the handler only adapts TorchServe to these).
 
-  {"word"}                      -> {"word", "in_vocabulary", "dim", "vector"}            (seed 1's /embed)
+  {"word"}                      -> {"word", "in_vocabulary", "dim", "vector"}            (the sps-genai app's /embed)
   {"word", "top_k" 1..100}      -> {"word", "in_vocabulary", "top_k", "results": [{"token", "score"}]}
-                                                                                          (seed 1's /similar)
+                                                                                          (the sps-genai app's /similar)
   {"words": [...], "top_k"?}    -> {"words": [one of the above per word]}
   {"a", "b"}                    -> {"a", "b", "in_vocabulary": {"a", "b"}, "similarity"}  (cosine)
 
 A word missing from the table is a 200 with "in_vocabulary": false, "vector"/"similarity": null,
-"results": [] and a "message" saying so: never a silent zero vector (seed 1 returned one from /embed),
+"results": [] and a "message" saying so: never a silent zero vector (the sps-genai app returned one from /embed),
 and in a list of words the known ones are still answered. Neighbours exclude the query word itself
-(seed 1 listed it first with score 1.0) unless "include_self": true.
+(the sps-genai app listed it first with score 1.0) unless "include_self": true.
 """
 from __future__ import annotations
 

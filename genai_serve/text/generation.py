@@ -1,8 +1,8 @@
 """One text-generation request (bigram and LSTM share the API): validated params -> what the models need.
 
-Request {"start_word", "length", "mode"?, "temperature"?, "top_k"?, "seed"?} (seed 1's and seed 2's bodies
+Request {"start_word", "length", "mode"?, "temperature"?, "top_k"?, "seed"?} (the seed apps' bodies
 work as they are). `start_word` may hold several words: all are kept and the model continues after the
-last. `length` is the total number of tokens returned, start words included (seed 1); if the start
+last. `length` is the total number of tokens returned, start words included (as in the sps-genai app); if the start
 already has `length` tokens or more it comes back unchanged. Greedy mode ignores temperature, top_k and
 seed; sampled mode draws from the request's own generator, seeded by `seed` or by a fresh random seed
 that the response returns, so any output can be reproduced.

@@ -1,7 +1,7 @@
 """Choosing the next token from a row of scores (log-probabilities or logits): greedy or sampled.
 
 Shared by the bigram and the LSTM so both treat temperature, top_k, ties and seeds the same way:
-  greedy   argmax; ties go to the lowest id (seed 1: the word first seen in the corpus; </s> before words)
+  greedy   argmax; ties go to the lowest id (the sps-genai app: the word first seen in the corpus; </s> before words)
   sample   softmax(scores / temperature) over the top_k highest scores (all when top_k is None), one
            uniform draw from the request's own generator, inverse CDF in float64
 `banned` ids (<s>, <unk>) are never chosen: a generator should not emit "<unk>" as text.

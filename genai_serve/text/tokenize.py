@@ -1,7 +1,7 @@
 """Word tokenisation, detokenisation and the vocabulary shared by the bigram and the LSTM.
 
-Seed 1's tokeniser (SEEDS.md 1.5): words and single punctuation marks, lower-cased, punctuation kept as
-tokens, every text wrapped as <s> ... </s>. Seed 1 matched words with [A-Za-z0-9_]+, which splits
+The sps-genai app's tokeniser (SEEDS.md 1.5): words and single punctuation marks, lower-cased, punctuation kept as
+tokens, every text wrapped as <s> ... </s>. The sps-genai app matched words with [A-Za-z0-9_]+, which splits
 accented words ("Dantès" -> "dant", "s": the è matched neither alternative and was dropped); we match
 \\w+ (Unicode letters), which is the same on ASCII text and keeps "dantès" whole.
 """
@@ -25,7 +25,7 @@ def is_punct(token: str) -> bool:
 
 
 def detokenize(tokens: Iterable[str]) -> str:
-    """Join with spaces, attaching punctuation to the word before it (seed 1: "dumas." not "dumas .")."""
+    """Join with spaces, attaching punctuation to the word before it (the sps-genai app: "dumas." not "dumas .")."""
     out = ""
     for tok in tokens:
         out += tok if (out and is_punct(tok)) or not out else " " + tok
@@ -33,7 +33,7 @@ def detokenize(tokens: Iterable[str]) -> str:
 
 
 class Vocab:
-    """Specials first, then words in first-occurrence order (seed 1's order: greedy ties go to the first)."""
+    """Specials first, then words in first-occurrence order (the sps-genai app's order: greedy ties go to the first)."""
 
     def __init__(self, tokens: list[str]):
         if tuple(tokens[:3]) != SPECIALS:

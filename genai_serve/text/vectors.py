@@ -1,6 +1,6 @@
 """Word vectors in a spaCy pipeline directory: build it, load it, look words up, search the whole table.
 
-Seed 1 searched `for lex in nlp.vocab`, which visits only the lexemes created so far in the process
+The sps-genai app searched `for lex in nlp.vocab`, which visits only the lexemes created so far in the process
 (spaCy issues #5633, #13002): results depended on the process's history. We search every row of the
 vectors table with `Vectors.most_similar` (one 2-D query for a whole batch), so the same word always gets
 the same neighbours. Lookups try the word as given, then lower-cased; a phrase is one key (no averaging).
