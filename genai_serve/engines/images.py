@@ -94,7 +94,7 @@ class LangevinEngine:
         # The generator lives on the sampling device (torch draws CUDA noise only from a CUDA generator): a seed
         # reproduces its images on the same kind of device; CPU and GPU streams differ.
         gen = torch.Generator(device=self.device).manual_seed(job.seed)
-        # uniform [-1, 1] starting images, as the seed app started
+        # uniform [-1, 1] starting images, as the sps-genai app started
         x0 = torch.rand((job.num_samples, *self.shape), generator=gen, device=self.device) * 2 - 1
         return ImageState(job, x0, generator=gen)
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 TOKEN_RE = re.compile(r"\w+|[^\w\s]")
 BOS, EOS, UNK = "<s>", "</s>", "<unk>"
-SPECIALS = (BOS, EOS, UNK)  # ids 0, 1, 2 in every vocabulary, as in seed 1
+SPECIALS = (BOS, EOS, UNK)  # ids 0, 1, 2 in every vocabulary, as in the sps-genai app
 
 
 def tokenize(text: str) -> list[str]:
