@@ -21,7 +21,11 @@ Per slice (one server call):
                        takes the requests with the least work left first, up to that many rows (a request larger
                        than that runs alone): on a CPU a step costs about its rows, so a 1-image request is not
                        slowed 17x by sharing steps with a 16-image one (shortest remaining work first, as SRPT
-                       queues do). A request passed over `max_skips` steps in a row goes first, so none starves;
+                       queues do). A request's `priority` (an integer, default 0, as vLLM's) comes before that: a
+                       step takes higher priority first. A request passed over `max_skips` steps in a row goes
+                       first whatever its priority, so none starves. An engine with a `retain(states)` method is
+                       told every running request before each step (a shared batch keeps the rows of those not
+                       picked);
   4. `take(id)`        what the request has to send now: events (tokens, previews) and, once, its final body.
 """
 from __future__ import annotations
@@ -79,6 +83,7 @@ class Entry:
     admitted_at: float
     deadline: float | None
     rows: int = 1
+    priority: int = 0  # higher first in each step (the job's `priority`)
     steps_done: int = 0
     skipped: int = 0  # steps in a row this request was passed over (step_rows)
     outbox: list[dict] = field(default_factory=list)
@@ -162,9 +167,11 @@ class Scheduler:
             raise InputError(f"{' x '.join(self.cost_factors)}: this request costs {cost:.0f} {self.cost_unit}, more "
                              f"than this model admits at once ({self.max_cost:.0f}); ask for less",
                              self.cost_factors[0] if self.cost_factors else None)
-        self.admit(rid, job, cost, stream=bool(getattr(job, "stream", False)), timeout_s=getattr(job, "timeout_s", None))
+        self.admit(rid, job, cost, stream=bool(getattr(job, "stream", False)), timeout_s=getattr(job, "timeout_s", None),
+                   priority=int(getattr(job, "priority", 0) or 0))
 
-    def admit(self, rid: str, job: Any, cost: float, *, stream: bool = False, timeout_s: float | None = None) -> None:
+    def admit(self, rid: str, job: Any, cost: float, *, stream: bool = False, timeout_s: float | None = None,
+              priority: int = 0) -> None:
         """Take a new request at a given cost, or raise Overloaded when the work held plus `cost` exceeds
         `max_cost` (`submit` works the cost out from the job; this is its last step)."""
         held = self.held_cost()
@@ -176,7 +183,7 @@ class Scheduler:
         now = self.clock()
         self.entries[rid] = Entry(rid, job, self.engine.start(job), float(cost), max(1, self.engine.total_steps(job)),
                                   stream, now, None if timeout_s is None else now + timeout_s,
-                                  rows=self.engine.rows(job))
+                                  rows=self.engine.rows(job), priority=priority)
         self.observe("cost_admitted", cost)
 
     def retry_after(self, excess: float) -> int:
@@ -213,6 +220,9 @@ class Scheduler:
             if not live:
                 break
             self.observe("running", len(live))
+            retain = getattr(self.engine, "retain", None)
+            if retain is not None:
+                retain([e.state for e in live])
             live = self._pick(live)
             for e in live:
                 if e.first_step_at is None:
@@ -243,8 +253,9 @@ class Scheduler:
         """The requests this step runs (all of them without `step_rows`), in admission order."""
         if self.step_rows is None:
             return live
-        # least work left first; a request passed over max_skips times in a row goes before everyone
-        order = sorted(live, key=lambda e: (e.skipped < self.max_skips, e.remaining_cost))
+        # higher priority first, then least work left; a request passed over max_skips times in a row goes before
+        # everyone
+        order = sorted(live, key=lambda e: (e.skipped < self.max_skips, -e.priority, e.remaining_cost))
         chosen, rows = set(), 0
         for e in order:
             if not chosen or rows + e.rows <= self.step_rows:

@@ -4,12 +4,13 @@ decoding loop over an ONNX Runtime session with the KV cache (genai_serve/gpt2/)
 
 Native API, POST /predictions/gpt2_qa[/<version>]:
   QA: {"question", "context"?, "max_new_tokens"?, "temperature"?, "top_p"?, "top_k"?, "num_responses"?, "seed"?,
-  "enforce_format"?, "stream"?, "timeout_s"?} -> {"answer", "answers", "format_ok", "model_version",
+  "enforce_format"?, "format"?: "free" | "strict", "logprobs"?: 0..20, "priority"?, "stream"?, "timeout_s"?} -> {"answer", "answers", "format_ok", "model_version",
   "prompt_tokens", "completion_tokens", "responses": [...], ...}. Text: {"start_word", "length"} ->
   {"generated_text", ...}. The seed apps' bodies work as they are (genai_serve/gpt2/service.py).
   "stream": true answers NDJSON: {"type": "token", "response": k, "text": delta} lines, then {"type": "final", ...}.
-OpenAI API, POST /predictions/gpt2_qa/<version>/v1/completions | /v1/chat/completions, GET .../v1/models
-  (genai_serve/gpt2/openai_api.py).
+OpenAI API, POST /predictions/gpt2_qa/<version>/v1/completions | /v1/chat/completions, GET .../v1/models, with
+  response_format (json_object, json_schema), logprobs and priority; POST .../tokenize and .../detokenize in
+  vLLM's shapes (genai_serve/gpt2/openai_api.py). Grammars: genai_serve/gpt2/grammar.py.
 
 Every response of every running request is one row of one decoding batch: a request joins at the next token
 step and leaves when its rows end; each row has its own settings and generator, so a seed gives the same tokens
@@ -20,6 +21,7 @@ from datetime import datetime
 
 from genai_serve.engines.gpt2 import Gpt2Engine
 from genai_serve.envelope import decode_request
+from genai_serve.gpt2.grammar import Grammars
 from genai_serve.gpt2.onnx_step import OnnxDecoder
 from genai_serve.gpt2.openai_api import OpenAIApi
 from genai_serve.gpt2.service import Gpt2NativeApi, parse
@@ -39,8 +41,13 @@ class Gpt2QaHandler(IterativeHandler):
         archived = self.card.get("archived_at")
         created = int(datetime.fromisoformat(archived).timestamp()) if archived else 0
         # The two APIs this model speaks; each job names the one that asked, which shapes its replies and body.
+        self.default_format = self.config.get("default_format", "free")
+        # one grammar engine per worker: compiled grammars are cached (at most grammar_cache distinct ones)
+        self.grammars = Grammars.from_tokenizer(self.tokenizer, self.tokenizer.fast.get_vocab_size(), self.eos,
+                                                int(self.config.get("grammar_cache", 64)))
         self.native = Gpt2NativeApi(self.tokenizer, self.version, self.generation.get("stage") in ("sft", "rl"))
-        self.openai = OpenAIApi(f"{self.model_name}/{self.version}", self.tokenizer, self.default_max_new, created)
+        self.openai = OpenAIApi(f"{self.model_name}/{self.version}", self.tokenizer, self.default_max_new, created,
+                                self.grammars, int(self.generation["n_positions"]))
         decoder = OnnxDecoder(make_session(self.model_dir / "model.onnx", self.threads, self.gpu_id))
         self.engine = Gpt2Engine(decoder, self.tokenizer, self.eos, lambda job, rows: job.api.final_body(job, rows))
 
@@ -59,6 +66,6 @@ class Gpt2QaHandler(IterativeHandler):
 
     def parse(self, decoded, params):
         job = parse(params, self.tokenizer, self.eos, int(self.generation["n_positions"]), seed_or_fresh(params.seed),
-                    self.default_max_new, self.generation.get("stage", "base"))
+                    self.default_max_new, self.generation.get("stage", "base"), self.grammars, self.default_format)
         job.api = self.native
         return job

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from genai_serve.gpt2.decode import DecodeBatch, Row
-from genai_serve.gpt2.service import Job
+from genai_serve.gpt2.service import Job, token_logprobs
 from genai_serve.scheduler import Update
 
 
@@ -22,6 +22,7 @@ class Gpt2State:
     job: Job
     rows: list[Row]
     sent: list[int]  # characters of each row's text already streamed
+    sent_tokens: list[int] = field(default_factory=list)  # tokens of each row whose logprobs were streamed
     started: bool = False  # prompt block done, rows in the batch
     done: list[bool] = field(default_factory=list)
 
@@ -40,15 +41,21 @@ class Gpt2Engine:
 
     def start(self, job: Job) -> Gpt2State:
         rows = job.rows()
-        return Gpt2State(job, rows, [0] * len(rows), done=[False] * len(rows))
+        return Gpt2State(job, rows, [0] * len(rows), [0] * len(rows), done=[False] * len(rows))
 
-    def step(self, states: list[Gpt2State]) -> list[Update]:
-        # 1. rows of requests that left (finished, abandoned, timed out) or hit a stop sequence leave the batch
+    def retain(self, states: list[Gpt2State]) -> None:
+        """The scheduler's running requests: rows of any other request (finished, abandoned, timed out) and rows
+        that hit a stop sequence leave the batch."""
         wanted = {id(row) for state in states for row in state.rows}
         self.batch.retain(lambda row: id(row) in wanted and not row.finished)
-        # 2. rows already decoding: one token each, one call
-        self.batch.decode()
-        # 3. requests new since the last step: their prompts as one block, first token each, then they join
+
+    def step(self, states: list[Gpt2State]) -> list[Update]:
+        """One token for the rows of `states` (the scheduler's pick for this step; with its step_rows that may be
+        some of the running requests: the others keep their cache and wait)."""
+        # 1. rows already decoding: one token each, one call
+        self.batch.retain(lambda row: not row.finished)
+        self.batch.decode(only={id(row) for state in states if state.started for row in state.rows})
+        # 2. requests new since the last step: their prompts as one block, first token each, then they join
         new = [state for state in states if not state.started]
         if new:
             self.batch.prefill([row for state in new for row in state.rows])
@@ -73,8 +80,16 @@ class Gpt2Engine:
             if state.job.stream:
                 hold = 0 if row.finished else _held_back(text, state.job.stop)
                 visible = text[:len(text) - hold]
-                if len(visible) > state.sent[k]:
-                    events.append({"type": "token", "response": k, "text": visible[state.sent[k]:]})
+                fresh = len(visible) > state.sent[k]
+                event = {"type": "token", "response": k, "text": visible[state.sent[k]:]}
+                if state.job.logprobs is not None and (fresh or row.finished) \
+                        and len(row.token_logprobs) > state.sent_tokens[k]:
+                    # the logprobs of the tokens since the last event go with the text they made
+                    event["logprobs"] = token_logprobs(row.token_logprobs[state.sent_tokens[k]:], self.tokenizer)
+                    state.sent_tokens[k] = len(row.token_logprobs)
+                    fresh = True
+                if fresh:
+                    events.append(event)
                     state.sent[k] = len(visible)
         if all(state.done):
             return Update(events, self.finish(state.job, state.rows))

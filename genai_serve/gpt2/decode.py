@@ -11,8 +11,12 @@ arrays). The loop:
   3. each row picks its token from its own logits with its own settings and generator (temperature 0 =
      greedy; else temperature, top_k, top_p, one uniform draw from the row's generator), so a seed gives
      the same text alone or in any batch;
-  4. a row stops at end-of-text or its max_new_tokens; finished rows leave the batch (their cache rows are
-     dropped), so a batch costs no more calls than its longest row;
+     A row under a grammar (genai_serve/gpt2/grammar.py) first has its logits masked to the tokens its grammar
+     admits; a row asking for logprobs records, per token, the chosen token's log-probability and the k most
+     likely ones, from the distribution it was sampled from (after temperature, top_k, top_p and the mask;
+     greedy rows: the masked logits' softmax at temperature 1);
+  4. a row stops at end-of-text, its max_new_tokens, or once its grammar's text is complete; finished rows
+     leave the batch (their cache rows are dropped), so a batch costs no more calls than its longest row;
   5. rows may also join a running batch (DecodeBatch.prefill, then the caches are left-padded to one length)
      and leave it at any step: the step scheduler (genai_serve/scheduler.py) admits requests this way.
 No torch or TorchServe import.
@@ -20,7 +24,7 @@ No torch or TorchServe import.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -42,16 +46,27 @@ class Row:
     stopped_at_stop: bool = False  # a stop sequence ended it (the caller checks them on the text)
     text: str | None = None  # the text cut before its stop sequence (None: decode `tokens`)
     last: int | None = None  # the latest chosen token
+    grammar: Any = None  # a grammar.Constraint: masks this row's logits and ends it when its text is complete
+    logprobs: int | None = None  # None: none recorded; k: the chosen token's and the k most likely (0..20)
+    token_logprobs: list[tuple[int, float, list[tuple[int, float]]]] = field(default_factory=list)
 
     @property
     def finish_reason(self) -> str:
         return "stop" if (self.stopped_at_eos or self.stopped_at_stop) else "length"
 
 
-def choose(logits: np.ndarray, row: Row) -> int:
-    """One token from one row of logits (float64 for a stable softmax / CDF)."""
+def choose(logits: np.ndarray, row: Row, allowed: np.ndarray | None = None) -> int:
+    """One token from one row of logits (float64 for a stable softmax / CDF); `allowed` masks the vocabulary."""
+    if allowed is not None:
+        if allowed.size < logits.size:  # the model's vocabulary may be padded past the tokenizer's
+            allowed = np.concatenate([allowed, np.zeros(logits.size - allowed.size, bool)])
+        logits = np.where(allowed, logits, -np.inf)
     if row.temperature <= 0:
-        return int(np.argmax(logits))  # first maximum, as torch.argmax in HF's greedy search
+        tok = int(np.argmax(logits))  # first maximum, as torch.argmax in HF's greedy search
+        if row.logprobs is not None:
+            s = logits.astype(np.float64)
+            _record(row, tok, s - s.max() - np.log(np.exp(s - s.max()).sum()))
+        return tok
     s = logits.astype(np.float64) / row.temperature
     if row.top_k is not None and row.top_k < s.size:
         cut = np.partition(s, -row.top_k)[-row.top_k]
@@ -66,7 +81,23 @@ def choose(logits: np.ndarray, row: Row) -> int:
         kept[keep] = p[keep]
         p = kept / kept.sum()
     cdf = np.cumsum(p)
-    return int(min(np.searchsorted(cdf, row.rng.random() * cdf[-1], side="right"), p.size - 1))
+    tok = int(min(np.searchsorted(cdf, row.rng.random() * cdf[-1], side="right"), p.size - 1))
+    if row.logprobs is not None:
+        with np.errstate(divide="ignore"):
+            _record(row, tok, np.log(p))
+    return tok
+
+
+def _record(row: Row, tok: int, logp: np.ndarray) -> None:
+    """The chosen token's log-probability and the row's k most likely tokens (only those with probability > 0:
+    JSON has no -infinity)."""
+    top = []
+    if row.logprobs:
+        k = min(row.logprobs, logp.size)
+        idx = np.argpartition(-logp, k - 1)[:k]
+        idx = idx[np.argsort(-logp[idx], kind="stable")]
+        top = [(int(i), float(logp[i])) for i in idx if np.isfinite(logp[i])]
+    row.token_logprobs.append((tok, float(logp[tok]), top))
 
 
 class DecodeBatch:
@@ -106,16 +137,35 @@ class DecodeBatch:
         if keep:
             self._join([rows[j] for j in keep], [p[keep] for p in present], mask[keep])
 
-    def decode(self, on_token: OnToken | None = None) -> None:
-        """One network call: every row in the batch feeds its latest token and chooses the next one."""
+    def decode(self, on_token: OnToken | None = None, only: set[int] | None = None) -> None:
+        """One network call: every row in the batch (or those whose id() is in `only`) feeds its latest token and
+        chooses the next one. Rows left out keep their cache and get a masked (empty) column, so their positions
+        and attention are as if the step had not happened."""
         if not self.rows:
             return
-        positions = self.mask.sum(axis=1, keepdims=True)  # the fed token's position = real tokens before it
-        mask = np.concatenate([self.mask, np.ones((len(self.rows), 1), np.int64)], axis=1)
-        logits, self.past = self.step(self.last[:, None], mask, positions, self.past)
-        self.mask = mask
-        for j, row in enumerate(self.rows):
-            self._advance(row, logits[j, -1], on_token)
+        idx = [j for j, row in enumerate(self.rows) if only is None or id(row) in only]
+        if not idx:
+            return
+        if len(idx) == len(self.rows):
+            positions = self.mask.sum(axis=1, keepdims=True)  # the fed token's position = real tokens before it
+            mask = np.concatenate([self.mask, np.ones((len(self.rows), 1), np.int64)], axis=1)
+            logits, self.past = self.step(self.last[:, None], mask, positions, self.past)
+            self.mask = mask
+        else:
+            sub = self.mask[idx]
+            logits, present = self.step(self.last[idx][:, None], np.concatenate([sub, np.ones((len(idx), 1), np.int64)], 1),
+                                        sub.sum(axis=1, keepdims=True), [p[idx] for p in self.past])
+            column = np.zeros((len(self.rows), 1), np.int64)
+            column[idx] = 1
+            self.mask = np.concatenate([self.mask, column], axis=1)
+            past = []
+            for p, q in zip(self.past, present):
+                grown = np.concatenate([p, np.zeros_like(p[:, :, :1])], axis=2)
+                grown[idx] = q
+                past.append(grown)
+            self.past = past
+        for i, j in enumerate(idx):
+            self._advance(self.rows[j], logits[i, -1], on_token)
         self.last = np.array([row.last for row in self.rows], np.int64)
         self.retain(lambda row: not row.finished)
 
@@ -137,12 +187,17 @@ class DecodeBatch:
 
     def _advance(self, row: Row, logits: np.ndarray, on_token: OnToken | None) -> bool:
         """Choose the row's next token; False once the row is finished (end-of-text or its budget)."""
-        tok = choose(logits, row)  # this row's own settings and generator
+        allowed = row.grammar.allowed(row.max_new_tokens - len(row.tokens)) if row.grammar is not None else None
+        tok = choose(logits, row, allowed)  # this row's own settings, generator and grammar
         if tok == self.eos:
             row.stopped_at_eos = row.finished = True
             return False
         row.tokens.append(tok)
         row.last = tok
+        if row.grammar is not None:
+            row.grammar.accept(tok)
+            if row.grammar.complete:  # the grammar's text is whole: the row ends as at end-of-text
+                row.stopped_at_eos = row.finished = True
         if on_token:
             on_token(row, tok)
         row.finished = row.finished or len(row.tokens) >= row.max_new_tokens

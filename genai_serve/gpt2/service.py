@@ -5,6 +5,16 @@ Modes: "qa" (a question, with or without context; the default when `question` is
   sps-genai app      /gpt2/answer            {question, max_length (prompt + new tokens), temperature, top_p}
                      /gpt2/answer/multiple   {question, num_responses, max_length, temperature}
   post-training app  /generate_with_llm      {start_word?, length, question?, context?, max_new_tokens, use_rl_model}
+Constrained decoding and the other per-request options (genai_serve/gpt2/grammar.py, decode.py):
+  "format": "strict"  QA only: the model generates the prefix, a one-line answer and the suffix under a grammar
+                      mask, so format_ok is true by construction ("free", the default, samples unconstrained; a
+                      version's default is models.yaml's handler_config.default_format). It needs room for the
+                      prefix, the suffix and an answer (grammar.Grammars.strict_min_tokens: 20 with GPT-2's
+                      tokenizer).
+  "logprobs": k       each response carries per token {"token", "logprob", "top_logprobs": k most likely}, from the
+                      distribution sampled from (after temperature, top_k, top_p and the mask; greedy: the masked
+                      softmax at temperature 1).
+  "priority": p       higher first in each scheduler step (genai_serve/scheduler.py).
 Token budget: text mode reads `length`, then max_new_tokens; QA mode max_new_tokens; then max_length minus the
 prompt (as in the sps-genai app), then the default (64 for QA, 50 for text).
 `use_rl_model` cannot pick a version: TorchServe routes a request to the version in its URL before the handler
@@ -47,6 +57,10 @@ class Job:
     timeout_s: float | None = None  # the scheduler stops the request after this long (a 408 naming timeout_s)
     api: Any = None  # the API that asked (genai_serve/replies.py): it shapes the request's final body and replies
     openai: Any = None  # the OpenAI API's per-request part (openai_api.OpenAIRequest), when it asked
+    priority: int = 0  # higher first in each scheduler step
+    logprobs: int | None = None  # None, or how many most likely tokens each token reports (0..20)
+    format: str = "free"  # "strict": the answer format by a grammar mask
+    constraint: Any = None  # () -> a new grammar.Constraint for one row, or None (unconstrained)
 
     @property
     def tokens(self) -> int:
@@ -58,11 +72,12 @@ class Job:
         seed gives the same answers alone or batched, and the k-th answer does not depend on num_responses."""
         seqs = np.random.SeedSequence(self.seed).spawn(self.num_responses)
         return [Row(list(self.prompt_ids), self.max_new_tokens, self.temperature, self.top_k, self.top_p,
-                    np.random.default_rng(s)) for s in seqs]
+                    np.random.default_rng(s), grammar=self.constraint() if self.constraint else None,
+                    logprobs=self.logprobs) for s in seqs]
 
 
 def parse(params, tokenizer, eos_id: int, n_positions: int, seed: int, default_max_new: int,
-          stage: str) -> Job:
+          stage: str, grammars=None, default_format: str = "free") -> Job:
     mode = params.mode or ("qa" if params.question is not None else "text")
     notes = []
     if mode == "qa":
@@ -83,9 +98,22 @@ def parse(params, tokenizer, eos_id: int, n_positions: int, seed: int, default_m
         want = "2.0 (RL)" if params.use_rl_model else "1.0 (SFT)"
         notes.append(f"use_rl_model={str(params.use_rl_model).lower()} asks for version {want}; the version is chosen "
                      f"by the URL: POST /predictions/gpt2_qa/{want.split()[0]}")
+    fmt = getattr(params, "format", None) or default_format
+    constraint = None
+    if fmt == "strict" and mode == "qa":
+        if grammars is None:
+            raise InputError("format: this model version has no grammar engine; send \"format\": \"free\"", "format")
+        if budget < grammars.strict_min_tokens:
+            raise InputError(f"{budget_field}: \"format\": \"strict\" needs at least {grammars.strict_min_tokens} new tokens "
+                             f"(the prefix, an answer and the suffix); got {budget}", budget_field)
+        constraint = grammars.strict
+    elif fmt == "strict" and getattr(params, "format", None):
+        raise InputError("format: \"strict\" is the QA answer format: send a question (mode qa)", "format")
     return Job(mode, text, ids, budget, params.num_responses, seed, params.temperature, params.top_p, params.top_k,
                params.enforce_format, params.stream, params.question, params.context, notes,
-               timeout_s=params.timeout_s)
+               timeout_s=params.timeout_s, priority=getattr(params, "priority", None) or 0,
+               logprobs=getattr(params, "logprobs", None), format=fmt if mode == "qa" else "free",
+               constraint=constraint)
 
 
 def _budget(params, mode: str, prompt_len: int, default: int) -> tuple[int, str]:
@@ -114,9 +142,12 @@ def response(job: Job, rows: list[Row], tokenizer, model_version: str, fine_tune
         out = text.strip()
         if job.mode == "qa" and enforce and not ok:
             out = template.enforce(out)
-        responses.append({"text": out, "format_ok": ok, "new_tokens": len(row.tokens),
-                          "finish_reason": "eos" if row.stopped_at_eos else row.finish_reason})
-    body = {"model": "gpt2_qa", "model_version": model_version, "mode": job.mode, "seed": job.seed,
+        item = {"text": out, "format_ok": ok, "new_tokens": len(row.tokens),
+                "finish_reason": "eos" if row.stopped_at_eos else row.finish_reason}
+        if job.logprobs is not None:
+            item["logprobs"] = token_logprobs(row.token_logprobs, tokenizer)
+        responses.append(item)
+    body = {"model": "gpt2_qa", "model_version": model_version, "mode": job.mode, "seed": job.seed, "format": job.format,
             "prompt_tokens": len(job.prompt_ids), "completion_tokens": sum(len(r.tokens) for r in rows),
             "responses": responses}
     if job.mode == "qa":
@@ -143,6 +174,14 @@ class Gpt2NativeApi(NativeApi):
 
     def final_body(self, job: Job, rows: list[Row]) -> dict:
         return response(job, rows, self.tokenizer, self.model_version, self.fine_tuned)
+
+
+def token_logprobs(records, tokenizer) -> list[dict]:
+    """Row.token_logprobs -> [{"token", "logprob", "bytes", "top_logprobs": [{"token", "logprob", "bytes"}]}]
+    (OpenAI chat's per-token shape; `bytes` are the token's own bytes, which may end inside a UTF-8 character)."""
+    def one(tok, lp):
+        return {"token": tokenizer.token_text(tok), "logprob": lp, "bytes": list(tokenizer.token_bytes(tok))}
+    return [{**one(tok, lp), "top_logprobs": [one(t, v) for t, v in top]} for tok, lp, top in records]
 
 
 def row_text(row: Row, tokenizer) -> str:
