@@ -118,39 +118,39 @@ loadtest: setup ## Locust against the running server (MODEL=cnn USERS=16 DURATIO
 	  --host $(LOAD_HOST) --csv reports/loadtest-$(or $(MODEL),all) --html reports/loadtest-$(or $(MODEL),all).html --only-summary
 
 bench-serving: setup ## served vs in-process, vs the seeds' FastAPI path, batching sweep, vs the FastAPI/LitServe peers (private TorchServe on make all's archives); writes docs/BENCHMARKS.md
-	$(PY) -m loadtests.bench_serving --duration $(or $(BENCH_SECONDS),10)
+	$(PY) -m loadtests serving --duration $(or $(BENCH_SECONDS),10)
 
 bench-peers: setup ## only the peers part of bench-serving: TorchServe REST + gRPC vs FastAPI and LitServe peers vs the in-process handler, cnn/gan at 1/4/16 users, 3 rotated rounds
-	$(PY) -m loadtests.bench_serving --parts peers --duration $(or $(BENCH_SECONDS),10)
+	$(PY) -m loadtests serving --parts peers --duration $(or $(BENCH_SECONDS),10)
 
 bench-cuts: setup ## each cost cut on the cnn/gan path measured alone (in-process pairs) + TorchServe settings (workers, netty threads) served; writes docs/BENCHMARKS.md
-	$(PY) -m loadtests.bench_serving --parts cuts,settings --duration $(or $(BENCH_SECONDS),10)
+	$(PY) -m loadtests serving --parts cuts,settings --duration $(or $(BENCH_SECONDS),10)
 
 bench-batching: setup ## only the batching-policy sweep of bench-serving (cnn, gan; plots in docs/bench/)
-	$(PY) -m loadtests.bench_serving --parts sweep --duration $(or $(BENCH_SECONDS),10)
+	$(PY) -m loadtests serving --parts sweep --duration $(or $(BENCH_SECONDS),10)
 
 bench-samplers: setup ## ORT vs torch reverse diffusion, batched vs serial Langevin (needs train + export); writes docs/BENCHMARKS.md
-	$(PY) -m loadtests.bench_samplers
+	$(PY) -m loadtests samplers
 
 bench-gpt2: setup ## GPT-2 124M-shape tok/s: eager generate vs our ONNX Runtime loop (random weights); writes docs/BENCHMARKS.md
-	$(PY) -m loadtests.bench_gpt2
+	$(PY) -m loadtests gpt2
 
 bench-gpt2-served: setup ## gpt2_qa at the 124M shape served by a private TorchServe vs the raw loop: tok/s at 1 and 8 clients, streaming first token
-	$(PY) -m loadtests.bench_gpt2_served
+	$(PY) -m loadtests gpt2-served
 
 bench-iterative: setup ## continuous batching of gpt2_qa/diffusion/ebm: small-behind-big, disconnects, gpt2 124M with Poisson clients, slice sweep; writes docs/BENCHMARKS.md
-	$(PY) -m loadtests.bench_iterative
+	$(PY) -m loadtests iterative
 
 bench: bench-samplers bench-gpt2 bench-gpt2-served bench-serving bench-iterative ## every benchmark (after `make all`; each starts its own server)
 
 gpu-check: setup ## every model built in-process with gpu_id 0: device used (and why), valid output, same seed alone = batched, ms vs CPU (MODEL=cnn, ARGS="--write" on a GPU machine writes docs/BENCHMARKS.md)
-	$(PY) -m loadtests.gpu_check $(MODEL) $(ARGS)
+	$(PY) -m loadtests gpu-check $(MODEL) $(ARGS)
 
 reliability: setup ## against `make serve`: 500+ hostile requests per model, worker and JVM kills, overload, a soak (SOAK_SECONDS, default 600) -> docs/RELIABILITY.md
-	$(PY) -m loadtests.reliability.run --soak-seconds $(or $(SOAK_SECONDS),600)
+	$(PY) -m loadtests reliability --soak-seconds $(or $(SOAK_SECONDS),600)
 
 soak: setup ## only the soak (SOAK_SECONDS=600): RSS/PSS of the JVM and every worker under mixed load -> docs/RELIABILITY.md
-	$(PY) -m loadtests.reliability.run --soak-only --soak-seconds $(or $(SOAK_SECONDS),600)
+	$(PY) -m loadtests soak --soak-seconds $(or $(SOAK_SECONDS),600)
 
 gallery: setup ## samples from every image model on the running server -> docs/gallery/*.png + index.html
 	$(PY) -m genai_ops.gallery

@@ -1,7 +1,7 @@
-"""Parts `cuts` and `settings` of loadtests/bench_serving.py (issue 16, part 2): each change to the one-shot path
+"""Parts `cuts` and `settings` of the serving benchmarks (issue 16, part 2): each change to the one-shot path
 measured alone, before beside after, in one run.
 
-  python -m loadtests.bench_serving --parts cuts,settings      (make bench-cuts)
+  python -m loadtests serving --parts cuts,settings      (make bench-cuts)
 
 cuts      in this process, no server: every pair is timed alternately over `rounds` rounds (medians), on the
           registry's sample payloads and make all's artifacts:
@@ -27,8 +27,15 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
-from genai_serve import imaging
 from genai_ops.registry import REPO_ROOT, Paths, load_registry
+from genai_serve import imaging
+from loadtests.harness.handlers import sample_request
+from loadtests.harness.locust_run import run_locust
+from loadtests.harness.procs import torchserve_groups
+from loadtests.harness.servers import private_server
+from loadtests.harness.timing import ab
+from loadtests.inprocess import build_handler, layout
+
 
 SETTINGS = [  # (label, config.properties overrides, workers per model)
     ("1 worker", {}, 1),
@@ -36,17 +43,6 @@ SETTINGS = [  # (label, config.properties overrides, workers per model)
     ("3 workers", {}, 3),
     ("2 workers, 1 netty thread per pool", {"number_of_netty_threads": "1", "netty_client_threads": "1"}, 2),
 ]
-
-
-def ab(before: Callable, after: Callable, rounds: int, seconds: float) -> tuple[float, float]:
-    """Median seconds per call of each, timed alternately (before first in even rounds)."""
-    from loadtests.bench_serving import _calls_per_s
-
-    times: dict[int, list[float]] = {0: [], 1: []}
-    for r in range(rounds):
-        for side in (0, 1) if r % 2 == 0 else (1, 0):
-            times[side].append(1.0 / _calls_per_s((before, after)[side], seconds))
-    return statistics.median(times[0]), statistics.median(times[1])
 
 
 @contextmanager
@@ -89,9 +85,6 @@ def grids(base: Path) -> dict[str, np.ndarray]:
 
 
 def cuts(base: Path, rounds: int = 5, seconds: float = 1.0) -> str:
-    from loadtests.bench_serving import sample_request
-    from loadtests.inprocess import build_handler, layout
-
     rows = []  # (what, before label, after label, before s, after s, note)
     for name, rgb in grids(base).items():
         sizes = {}
@@ -135,7 +128,7 @@ def cuts(base: Path, rounds: int = 5, seconds: float = 1.0) -> str:
                   lambda: gan.handle(batch["gan"], gan.context), rounds, seconds)
         rows.append(("whole gan handler, batch of 9 (sample payload)", "PNG level 6", "level 1", b / 9, a / 9,
                      "per request"))
-    out = [f"Command: `python -m loadtests.bench_serving --parts cuts` ({time.strftime('%Y-%m-%d')}). In this process, "
+    out = [f"Command: `python -m loadtests serving --parts cuts` ({time.strftime('%Y-%m-%d')}). In this process, "
            f"no server; each pair timed alternately, {rounds} rounds of {seconds:g} s per side, medians; one thread.", "",
            "| what | before | after | before us | after us | after / before | note |", "|---|---|---|---|---|---|---|"]
     out += [f"| {what} | {bl} | {al} | {b * 1e6:.0f} | {a * 1e6:.0f} | {a / b:.2f} | {note} |"
@@ -169,9 +162,6 @@ def full_jpeg_decode(handler, fn: Callable) -> Callable:
 
 
 def settings(base: Path, users: list[int], rounds: int, seconds: int, models: list[str]) -> str:
-    from loadtests.bench_serving import private_server
-    from loadtests.locust_run import run_locust, torchserve_groups
-
     registry = load_registry()
     results: dict[tuple, list] = {}
     for r in range(rounds):
@@ -188,7 +178,7 @@ def settings(base: Path, users: list[int], rounds: int, seconds: int, models: li
                             run_locust(server.url("inference"), model, n, f"{seconds}s", env=env,
                                        groups=torchserve_groups(server.pid()), logs=server.workdir / "logs"))
     med = statistics.median
-    out = [f"Command: `python -m loadtests.bench_serving --parts settings --duration {seconds}` "
+    out = [f"Command: `python -m loadtests serving --parts settings --duration {seconds}` "
            f"({time.strftime('%Y-%m-%d')}). One private TorchServe per variant and model on make all's archives, "
            f"registry batching (16 / 1 ms); {rounds} rounds rotating the variants, {seconds} s per load after a 5 s "
            "warm-up, medians. CPU: ms per answered request.", "",
@@ -204,3 +194,12 @@ def settings(base: Path, users: list[int], rounds: int, seconds: int, models: li
                            + " | ".join(f"{med(x.cpu_ms(g) for x in runs):.2f}" for g in ("jvm", "workers", "locust"))
                            + f" | {sum(x.failures for x in runs)} / {sum(x.requests for x in runs)} |")
     return "\n".join(out)
+
+
+def cuts_part(args) -> str:
+    return cuts(args.base, rounds=1 if args.smoke else 5, seconds=0.1 if args.smoke else 1.0)
+
+
+def settings_part(args) -> str:
+    return settings(args.base, [int(n) for n in args.settings_users.split(",")], 1 if args.smoke else args.peer_rounds,
+                    args.duration, args.peer_models.split(","))

@@ -1,4 +1,4 @@
-"""GPT-2 decoding speed at the real 124M shape (python -m loadtests.bench_gpt2; `make bench-gpt2`).
+"""GPT-2 decoding speed at the real 124M shape (python -m loadtests gpt2; `make bench-gpt2`).
 
 Random weights (GPT2Config() defaults: 12 layers, 768 wide, 50257 tokens; no download) cost the same per
 token as trained ones. A 32-token prompt, 64 new tokens, greedy, every row runs its full 64 tokens
@@ -31,9 +31,9 @@ import torch
 from export.quantize import quantize_int8
 from genai_serve.gpt2.decode import Row, generate
 from genai_serve.gpt2.onnx_step import OnnxDecoder
-from genai_ops.registry import REPO_ROOT
 from genai_serve.runtime import make_session
-from loadtests.report import replace_section
+from loadtests.harness.report import BENCHMARKS, replace_section
+from loadtests.harness.timing import alternate
 
 PROMPT, NEW = 32, 64
 SMOKE = {"shape": {"n_layer": 2, "n_head": 2, "n_embd": 32, "n_positions": 64, "vocab_size": 300}, "prompt": 8, "new": 4}
@@ -97,15 +97,7 @@ def bench(rounds: int, threads: int, shape: dict | None = None, prompt: int = PR
                 return run
 
             sides = {"hf": hf, **{name: loop(decoder) for name, decoder in decoders.items()}}
-            times = {name: [] for name in sides}
-            for fn in sides.values():  # warm-up
-                fn()
-            for _ in range(rounds):
-                for name, fn in sides.items():
-                    t = time.perf_counter()
-                    fn()
-                    times[name].append(time.perf_counter() - t)
-            results[bs] = {k: bs * new / statistics.median(v) for k, v in times.items()}
+            results[bs] = {k: bs * new / t for k, t in alternate(rounds, sides).items()}
         firsts = []
         for _ in range(rounds):
             t, first = time.perf_counter(), []
@@ -158,7 +150,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=REPO_ROOT / "docs" / "BENCHMARKS.md")
+    parser.add_argument("--out", type=Path, default=BENCHMARKS)
     parser.add_argument("--smoke", action="store_true", help="a tiny shape, one round, nothing written (checks the code runs)")
     args = parser.parse_args(argv)
     load = os.getloadavg()[0]
@@ -170,6 +162,3 @@ def main(argv=None) -> None:
     print(text)
     replace_section(args.out, "gpt2", "gpt2_qa: decoding speed at the 124M shape", text)
 
-
-if __name__ == "__main__":
-    main()

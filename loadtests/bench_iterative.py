@@ -1,12 +1,12 @@
 """The iterative models scheduled per step (issue 14), measured side by side in one run against private TorchServes
 on free loopback ports:
 
-  python -m loadtests.bench_iterative [--parts joining,gpt2,slice] [--rounds 3]
+  python -m loadtests iterative [--parts joining,gpt2,slice] [--rounds 3]   (make bench-iterative)
 
   joining  diffusion and ebm: a small request alone, behind a big running one, and behind a big one whose client
            left after 1 s; continuous batching (the registry's config) and static batching (the same archive
            with continuousBatching off, as before this change). Criterion: behind <= 3 x alone + 0.5 s.
-  gpt2     gpt2_qa at the 124M shape (random weights, bench_gpt2_served.build): 1 and 8 streaming clients, each
+  gpt2     gpt2_qa at the 124M shape (random weights, harness/gpt2_archive.py): 1 and 8 streaming clients, each
            sending requests after exponential (Poisson) think times; aggregate tok/s, time to first token p50/p99,
            inter-token time p50, for the raw loop in-process (the same handler and scheduler driven without a
            server: loadtests/inprocess.py), served with continuous batching, and served with static batching.
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import random
 import shutil
@@ -27,13 +28,17 @@ import statistics
 import tempfile
 import threading
 import time
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
 
-from genai_ops.registry import REPO_ROOT, Paths, load_registry
-from loadtests.report import replace_section
+from genai_ops.registry import Paths, load_registry
+from loadtests.harness.gpt2_archive import QUESTION, VERSION, build
+from loadtests.harness.report import BENCHMARKS, replace_section
+from loadtests.harness.servers import environment, private_server
+from loadtests.harness.timing import seconds
+from loadtests.inprocess import Frontend, build_handler, layout
 
 IMAGES = {  # model: (big request, small request)
     "diffusion": ({"num_samples": 16, "diffusion_steps": 150, "seed": 1}, {"num_samples": 1, "diffusion_steps": 5}),
@@ -81,28 +86,11 @@ def image_archives(root: Path) -> dict[str, dict[str, Path]]:
     return {m: variant_stores(registry[m], registry[m].default_version, paths, root / m) for m in nets}
 
 
-@contextmanager
-def server_for(spec, version: str, store: Path, threads: int, slice_ms: float | None = None):
-    from loadtests.bench_serving import private_server
-
-    saved = os.environ.get("GENAI_SLICE_MS")
-    if slice_ms is not None:
-        os.environ["GENAI_SLICE_MS"] = str(slice_ms)
-    try:
-        with private_server([(spec, version)], store=store, threads=threads) as server:
-            yield server
-    finally:
-        os.environ.pop("GENAI_SLICE_MS", None)
-        if saved is not None:
-            os.environ["GENAI_SLICE_MS"] = saved
-
-
 # -- joining ----------------------------------------------------------------------------------------------
-def timed(server, model: str, body: dict) -> float:
-    t = time.perf_counter()
-    r = server.call("POST", "inference", f"/predictions/{model}", json=body, timeout=600)
-    r.raise_for_status()
-    return time.perf_counter() - t
+def latency(server, model: str, body: dict) -> float:
+    """Seconds until `body` is answered (raising for an error status)."""
+    return seconds(lambda: server.call("POST", "inference", f"/predictions/{model}", json=body,
+                                       timeout=600).raise_for_status())
 
 
 def behind(server, model: str, big: dict, small: dict, leave_after: float | None) -> float:
@@ -129,10 +117,10 @@ def behind(server, model: str, big: dict, small: dict, leave_after: float | None
         time.sleep(0.05)
     else:
         time.sleep(0.5)
-    latency = timed(server, model, small)
+    took = latency(server, model, small)
     leave.set()
     thread.join()
-    return latency
+    return took
 
 
 def joining(rounds: int, threads: int) -> str:
@@ -144,9 +132,9 @@ def joining(rounds: int, threads: int) -> str:
             spec, version = registry[model], registry[model].default_version
             result = {}
             for variant in ("continuous", "static"):
-                with server_for(spec, version, stores[model][variant], threads) as server:
-                    timed(server, model, small)  # warm-up
-                    alone = statistics.median(timed(server, model, {**small, "seed": i}) for i in range(rounds * 3))
+                with private_server([(spec, version)], store=stores[model][variant], threads=threads) as server:
+                    latency(server, model, small)  # warm-up
+                    alone = statistics.median(latency(server, model, {**small, "seed": i}) for i in range(rounds * 3))
                     runs = rounds if variant == "continuous" else 1  # static: the whole big loop each time
                     result[variant] = {
                         "alone": alone,
@@ -182,15 +170,11 @@ class Trace:
 
 
 def gpt2_body(i: int) -> dict:
-    from loadtests.bench_gpt2_served import QUESTION
-
     return {"question": QUESTION, "max_new_tokens": NEW_TOKENS, "temperature": 0, "stream": True, "seed": i}
 
 
 def served_clients(server, clients: int, per_client: int, think_s: float, seed: int) -> tuple[list[Trace], float]:
     """`clients` threads, each sending `per_client` streaming requests after exponential think times."""
-    import json
-
     traces: list[Trace] = []
     lock = threading.Lock()
 
@@ -199,7 +183,7 @@ def served_clients(server, clients: int, per_client: int, think_s: float, seed: 
         for k in range(per_client):
             time.sleep(rng.expovariate(1.0 / think_s))
             trace = Trace(time.perf_counter())
-            with server.call("POST", "inference", "/predictions/gpt2_qa/bench", json=gpt2_body(c * 100 + k),
+            with server.call("POST", "inference", f"/predictions/gpt2_qa/{VERSION}", json=gpt2_body(c * 100 + k),
                              stream=True, timeout=600) as r:
                 r.raise_for_status()
                 for line in r.iter_lines():
@@ -223,8 +207,6 @@ def served_clients(server, clients: int, per_client: int, think_s: float, seed: 
 
 def raw_clients(handler, context, clients: int, per_client: int, think_s: float, seed: int):
     """The same workload in-process: the handler and its scheduler driven by loadtests/inprocess.py, no server."""
-    from loadtests.inprocess import Frontend
-
     fe = Frontend(handler, context)
     rngs = [random.Random(seed + c) for c in range(clients)]
     start = time.perf_counter()
@@ -271,25 +253,19 @@ def _pct(values: list[float], p: int) -> float:
 
 
 def gpt2(rounds: int, threads: int, think_s: float) -> str:
-    from loadtests.bench_gpt2_served import build
-    from loadtests.inprocess import build_handler, layout
-
     results = {}
     with tempfile.TemporaryDirectory(prefix="bench-iterative-gpt2-") as tmp:
         spec, paths = build(Path(tmp))
-        stores = variant_stores(spec, "bench", paths, Path(tmp) / "stores")
-        os.environ["GENAI_THREADS_PER_WORKER"] = str(threads)
-        try:
-            handler = build_handler(spec, "bench", layout(spec, "bench", paths, Path(tmp) / "handler", prefer_mar=False))
+        stores = variant_stores(spec, VERSION, paths, Path(tmp) / "stores")
+        with environment(GENAI_THREADS_PER_WORKER=threads):
+            handler = build_handler(spec, VERSION, layout(spec, VERSION, paths, Path(tmp) / "handler", prefer_mar=False))
             context = handler.context
-        finally:
-            os.environ.pop("GENAI_THREADS_PER_WORKER", None)
         for clients in (1, 8):
             per_client = rounds if clients == 8 else rounds * 2
             results[("raw", clients)] = summarise(*raw_clients(handler, context, clients, per_client, think_s, 7))
         del handler
         for variant in ("continuous", "static"):
-            with server_for(spec, "bench", stores[variant], threads) as server:
+            with private_server([(spec, VERSION)], store=stores[variant], threads=threads) as server:
                 served_clients(server, 1, 1, 0.01, 0)  # warm-up
                 for clients in (1, 8):
                     per_client = rounds if clients == 8 else rounds * 2
@@ -310,9 +286,7 @@ def gpt2(rounds: int, threads: int, think_s: float) -> str:
 
 
 # -- slice ------------------------------------------------------------------------------------------------
-def slice_sweep(threads: int, seconds: float, values=(0, 10, 25, 50)) -> str:
-    from concurrent.futures import ThreadPoolExecutor
-
+def slice_sweep(threads: int, window_s: float, values=(0, 10, 25, 50)) -> str:
     registry = load_registry()
     lines = ["| model | request | slice_ms | requests/s (4 clients) | p50 ms |", "|---|---|---|---|---|"]
     with tempfile.TemporaryDirectory(prefix="bench-iterative-slice-") as tmp:
@@ -320,14 +294,15 @@ def slice_sweep(threads: int, seconds: float, values=(0, 10, 25, 50)) -> str:
         for model, (_, small) in IMAGES.items():
             spec = registry[model]
             for slice_ms in values:
-                with server_for(spec, spec.default_version, stores[model]["continuous"], threads, slice_ms) as server:
-                    timed(server, model, small)
-                    latencies, stop = [], time.perf_counter() + seconds
+                with private_server([(spec, spec.default_version)], store=stores[model]["continuous"], threads=threads,
+                                    slice_ms=slice_ms) as server:
+                    latency(server, model, small)
+                    latencies, stop = [], time.perf_counter() + window_s
 
                     def client(c):
                         out = []
                         while time.perf_counter() < stop:
-                            out.append(timed(server, model, {**small, "seed": c}))
+                            out.append(latency(server, model, {**small, "seed": c}))
                         return out
 
                     start = time.perf_counter()
@@ -360,12 +335,9 @@ def main(argv=None) -> None:
     for part in parts:  # each part is its own side-by-side run, in its own section
         title, run = runs[part]
         load = os.getloadavg()[0]
-        text = (f"Command: `python -m loadtests.bench_iterative --parts {part} --rounds {args.rounds}` "
+        text = (f"Command: `python -m loadtests iterative --parts {part} --rounds {args.rounds}` "
                 f"({time.strftime('%Y-%m-%d')}, 2-core reference machine, no GPU; 1-minute load average at start "
                 f"{load:.1f}). Medians of {args.rounds} rounds unless said.\n\n" + run())
         print(text)
-        replace_section(REPO_ROOT / "docs" / "BENCHMARKS.md", f"iterative-{part}", title, text)
+        replace_section(BENCHMARKS, f"iterative-{part}", title, text)
 
-
-if __name__ == "__main__":
-    main()

@@ -1,31 +1,31 @@
-"""Part `peers` of loadtests/bench_serving.py (issue 16): our serving path beside what a user would run instead.
+"""Part `peers` of the serving benchmarks (issue 16): our serving path beside what a user would run instead.
 
-  python -m loadtests.bench_serving --parts peers [--duration 10] [--peer-rounds 3] [--peer-users 1,4,16]
+  python -m loadtests serving --parts peers [--duration 10] [--peer-rounds 3] [--peer-users 1,4,16]
   make bench-peers                    (make bench-serving runs it with the other parts)
 
 For each model (cnn, gan) and each number of closed-loop Locust users, on the same artifacts/<model>/model.onnx
 (the archive TorchServe serves is packed from it), the registry's batchSize / maxBatchDelay, the same ONNX Runtime
 thread count (genai_serve/runtime.py thread_budget) and the registry's sample payload:
 
-  TorchServe REST     loadtests/locustfile.py against a private TorchServe (bench_serving.private_server)
+  TorchServe REST     loadtests/locustfile.py against a private TorchServe (harness/servers.py private_server)
   TorchServe gRPC     loadtests/grpc_locustfile.py: the same body as Predictions' `data`, same server
   FastAPI peer        loadtests/peer_fastapi.py     (peer_common.peer_server: a subprocess, its own process group)
   LitServe peer       loadtests/peer_litserve.py
   seed app            loadtests/seed_app.py: seed 1's FastAPI endpoints on eager torch, one request at a time, on the
                       checkpoints (not the ONNX graph), with loadtests/seed_locustfile.py sending seed 1's requests
-  handler in-process  bench_serving.raw_rates: the whole handler called as TorchServe calls it, at the mean batch
+  handler in-process  harness/handlers.py raw_rates: the whole handler called as TorchServe calls it, at the mean batch
                       our best path formed, no server and no client: the ceiling a server approaches
 
 One server runs at a time (an idle server still costs CPU: LitServe's workers poll). Rounds alternate the servers,
-the order rotated each round (and REST/gRPC within TorchServe's turn); each figure is the median over rounds. CPU
-per request is read inside Locust as its test starts and stops (loadtests/locust_cpu.py): TorchServe as the JVM and
+the order rotated each round (and REST/gRPC within TorchServe's turn); each figure is the median over rounds. At
+each server start every side must answer one request (bounded wait, harness/locust_run.py first_answer) before
+anything is measured, so a slow start never shows as an empty window. CPU per request is read inside Locust as
+its test starts and stops (loadtests/harness/locust_probe.py): TorchServe as the JVM and
 its workers, a peer as its whole process tree (LitServe's HTTP process, Manager and workers included), and Locust
 itself, which shares the cores with the server.
 """
 from __future__ import annotations
 
-import os
-import platform
 import statistics
 import tempfile
 import time
@@ -38,8 +38,13 @@ from typing import Callable
 import requests
 
 from genai_ops.registry import REPO_ROOT, Paths
-from loadtests.locust_run import (GRPC_LOCUSTFILE, LOCUSTFILE, SEED_LOCUSTFILE, LoadResult, run_locust,
-                                  torchserve_groups, tree_group)
+from loadtests.harness.handlers import raw_rates
+from loadtests.harness.locust_run import (GRPC_LOCUSTFILE, LOCUSTFILE, SEED_LOCUSTFILE, LoadResult, first_answer,
+                                          run_locust)
+from loadtests.harness.procs import torchserve_groups, tree_group
+from loadtests.harness.report import platform_line
+from loadtests.harness.servers import defaults, private_server, seed_app
+from loadtests.peer_common import peer_server
 
 OURS = ("TorchServe REST", "TorchServe gRPC")
 PEERS = {"fastapi": "FastAPI peer", "litserve": "LitServe peer"}
@@ -67,9 +72,6 @@ class Target:
 @contextmanager
 def serve(kind: str, models: list[str], base: Path, workdir: Path):
     """Start one server ("torchserve" or a peer) on `base`'s artifacts; yield its Target; stop it."""
-    from loadtests.bench_serving import defaults, private_server, seed_app
-    from loadtests.peer_common import peer_server
-
     if kind == "torchserve":
         with private_server(defaults(models), store=Paths(base).model_store) as server:
             grpc = f"grpc://{server.host}:{server.ports['grpc_inference']}"
@@ -95,6 +97,13 @@ def measure(target: Target, side: str, model: str, users: int, seconds: int) -> 
     if target.stats_url:
         result.batch_mean = mean_batch(peer_batches(target.stats_url, model) - before)
     return result
+
+
+def ready(target: Target, side: str, model: str, timeout_s: float = 300.0) -> None:
+    """Wait (bounded) until `side` has answered `model` once: its first answer (JIT, sessions, connections) can
+    take longer than a short measured window on a slow machine."""
+    host, locustfile = target.hosts[side]
+    first_answer(host, model, env=target.env, locustfile=locustfile, timeout_s=timeout_s)
 
 
 def peer_batches(url: str | None, model: str) -> Counter:
@@ -125,6 +134,8 @@ def run(models: list[str], users: list[int], rounds: int, seconds: int, warmup: 
                 with serve(kind, models, base, Path(tmp)) as target:
                     sides = rotated(target.hosts, round_)
                     for model in models:
+                        for side in sides:  # every side answers once before any window is measured
+                            ready(target, side, model)
                         for side in sides if warmup else ():  # JIT, session arenas, connection pools
                             measure(target, side, model, max(users), warmup)
                         for n in users:
@@ -161,8 +172,6 @@ class Summary:
 def handler_rates(best: dict[tuple, tuple[str, Summary]], seconds: float, base: Path) -> dict[tuple, tuple]:
     """{(model, users): (handler req/s, batch, ORT threads)} at the mean batch our best path formed there; run
     after every server has stopped, so nothing else shares the cores."""
-    from loadtests.bench_serving import raw_rates
-
     cache: dict[tuple, dict] = {}
     out = {}
     for (model, users), (_, ours) in best.items():
@@ -192,21 +201,10 @@ def peers(seconds: int, rounds: int, users: list[int], models: list[str], warmup
 
 
 # -- the report ---------------------------------------------------------------------------------------------------
-def platform_line() -> str:
-    """The machine as the report names it: CPU model, cores, load when the part started."""
-    model = platform.processor() or platform.machine()
-    try:
-        model = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                     if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{model}, {os.cpu_count()} cores, 1-minute load average {os.getloadavg()[0]:.1f} at start"
-
-
 def render(tables: dict, best: dict, handler: dict, models: list[str], users: list[int], seconds: int, rounds: int,
            warmup: int, machine: str) -> str:
     threads = next(iter(handler.values()))[2]
-    command = (f"python -m loadtests.bench_serving --parts peers --duration {seconds} --peer-rounds {rounds} "
+    command = (f"python -m loadtests serving --parts peers --duration {seconds} --peer-rounds {rounds} "
                f"--peer-users {','.join(map(str, users))} --peer-models {','.join(models)} --warmup {warmup}")
     out = [f"Command: `{command}` ({time.strftime('%Y-%m-%d')}; `make bench-peers` runs the defaults). Machine: "
            f"{machine}. Every side serves the same exported model.onnx with the registry's batchSize/maxBatchDelay, "
@@ -259,3 +257,8 @@ def verdict(model: str, top: int, tables: dict, best: dict, handler: dict) -> li
 
 def _yes(flag: bool) -> str:
     return "yes" if flag else "no"
+
+
+def part(args) -> str:
+    return peers(args.duration, args.peer_rounds, [int(n) for n in args.peer_users.split(",")],
+                 args.peer_models.split(","), warmup=args.warmup, base=args.base)

@@ -1,4 +1,4 @@
-"""Sampler speed, side by side in one run (python -m loadtests.bench_samplers; `make bench-samplers`).
+"""Sampler speed, side by side in one run (python -m loadtests samplers; `make bench-samplers`).
 
 1. The 50-step reverse diffusion loop for 16 images with the UNet in ONNX Runtime vs eager torch (the same
    step, genai_serve/sampling/diffusion.py reverse_step, in a plain loop driving either network).
@@ -15,36 +15,19 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
 import time
 
 import numpy as np
 import torch
 
 from genai_ops.checkpoint import build_from_checkpoint
-from genai_ops.registry import REPO_ROOT, Paths
+from genai_ops.registry import Paths
 from genai_serve.runtime import OnnxModel
 from genai_serve.engines.images import LangevinEngine
 from genai_serve.jobs import SamplingJob
 from genai_serve.sampling.diffusion import reverse_step
-from loadtests.report import replace_section
-
-
-def timed(fn) -> float:
-    started = time.perf_counter()
-    fn()
-    return time.perf_counter() - started
-
-
-def alternate(rounds: int, **variants) -> dict[str, float]:
-    """Median seconds of each variant, run in turn `rounds` times (after one untimed warm-up each)."""
-    for fn in variants.values():
-        fn()
-    times = {name: [] for name in variants}
-    for _ in range(rounds):
-        for name, fn in variants.items():
-            times[name].append(timed(fn))
-    return {name: statistics.median(ts) for name, ts in times.items()}
+from loadtests.harness.report import BENCHMARKS, replace_section
+from loadtests.harness.timing import alternate, seconds
 
 
 def diffusion_loops(paths: Paths, threads: int):
@@ -101,24 +84,24 @@ def main(argv=None) -> None:
     rows = []
 
     unet_ort, unet_torch, loop = diffusion_loops(paths, args.threads)
-    d = alternate(args.rounds, ort=loop(unet_ort, 16, 50), torch=loop(unet_torch, 16, 50))
+    d = alternate(args.rounds, {"ort": loop(unet_ort, 16, 50), "torch": loop(unet_torch, 16, 50)})
     rows.append(("diffusion: 50-step reverse loop, 16 images", f"ONNX Runtime {d['ort']:.2f} s",
                  f"eager torch {d['torch']:.2f} s", f"{d['torch'] / d['ort']:.2f}x"))
 
     ebm = ebm_loop(paths)
     reqs = [(seed, 16) for seed in range(4)]
-    e = alternate(args.rounds, batched=lambda: ebm(reqs, 256), serial=lambda: [ebm([r], 256) for r in reqs])
+    e = alternate(args.rounds, {"batched": lambda: ebm(reqs, 256), "serial": lambda: [ebm([r], 256) for r in reqs]})
     rows.append(("ebm: 4 concurrent requests x 16 images x 256 Langevin steps", f"one batched loop {e['batched']:.2f} s",
                  f"one at a time {e['serial']:.2f} s", f"{e['serial'] / e['batched']:.2f}x"))
 
     probe = 20
-    big_d = timed(loop(unet_ort, 64, probe)) / probe * 1000
-    big_e = timed(lambda: ebm([(0, 64)], probe)) / probe * 1000
+    big_d = seconds(loop(unet_ort, 64, probe)) / probe * 1000
+    big_e = seconds(lambda: ebm([(0, 64)], probe)) / probe * 1000
     largest = (f"largest request (64 samples x 1000 steps), extrapolated from {probe} steps: "
                f"diffusion {big_d:.0f} s, ebm {big_e:.0f} s")
 
     section = [
-        f"Command: `make bench-samplers` (`python -m loadtests.bench_samplers --threads {args.threads} "
+        f"Command: `make bench-samplers` (`python -m loadtests samplers --threads {args.threads} "
         f"--rounds {args.rounds}`), {time.strftime('%Y-%m-%d')}, {platform.processor() or platform.machine()}, "
         f"torch {torch.__version__}, {args.threads} thread(s) per network (what each worker gets when the whole "
         "registry shares 2 cores). Medians of alternating rounds after a warm-up; offline-trained weights.",
@@ -133,8 +116,5 @@ def main(argv=None) -> None:
     print(text)
     print(json.dumps({"diffusion": d, "ebm": e, "largest_s": {"diffusion": big_d, "ebm": big_e}}))
     if not args.no_write:
-        replace_section(REPO_ROOT / "docs" / "BENCHMARKS.md", "samplers", "Iterative samplers (ebm, diffusion)", text)
+        replace_section(BENCHMARKS, "samplers", "Iterative samplers (ebm, diffusion)", text)
 
-
-if __name__ == "__main__":
-    main()

@@ -1,7 +1,7 @@
 """make gpu-check: on this machine's GPU, does every model run there, answer validly, stay reproducible, and
 how fast is it next to the CPU?
 
-python -m loadtests.gpu_check [model ...] [--base DIR] [--repeats N] [--write]
+python -m loadtests gpu-check [model ...] [--base DIR] [--repeats N] [--write]
 
 For each registry model (its default version) from `make all`'s output (model_store/*.mar, else artifacts/):
 build its handler in this process with gpu_id 0, as TorchServe hands a worker GPU 0, and again without a
@@ -21,18 +21,18 @@ import base64
 import io
 import math
 import os
-import statistics
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from genai_ops.registry import REPO_ROOT, ModelSpec, Paths, load_registry, select
 from loadtests.inprocess import build_handler, call_handler, layout
-from loadtests.report import replace_section
+from loadtests.harness.report import replace_section
+from loadtests.harness.timing import median_ms
 
-DOCS = REPO_ROOT / "docs"
+DOCS = REPO_ROOT / "docs"  # where --write writes BENCHMARKS.md
 GPU_ID = 0
 
 
@@ -96,16 +96,6 @@ def same_alone_and_batched(handler, body: dict) -> bool:
     return alone == batched
 
 
-def median_ms(handler, body: dict, repeats: int) -> float:
-    call_handler(handler, [body])  # warm-up: first-call allocations, CUDA kernels and cuDNN algorithm choice
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        call_handler(handler, [body])
-        times.append((time.perf_counter() - start) * 1000.0)
-    return statistics.median(times)
-
-
 def check_model(spec: ModelSpec, paths: Paths, workdir: Path, repeats: int) -> Row:
     version = spec.default_version
     row = Row(spec.name, version)
@@ -120,11 +110,11 @@ def check_model(spec: ModelSpec, paths: Paths, workdir: Path, repeats: int) -> R
         ok, row.valid = validity(*call_handler(on_gpu, [body])[0])
         row.failed = not ok
         row.same_seed = "yes" if same_alone_and_batched(on_gpu, body) else "NO"
-        row.ms_device = median_ms(on_gpu, body, repeats)
+        row.ms_device = median_ms(partial(call_handler, on_gpu, [body]), repeats)
         del on_gpu
         # The CPU baseline: the same files, no gpu_id and deviceType cpu, as a CPU worker would be started.
         where.config = {**where.config, "deviceType": "cpu"}
-        row.ms_cpu = median_ms(build_handler(spec, version, where, gpu_id=None), body, repeats)
+        row.ms_cpu = median_ms(partial(call_handler, build_handler(spec, version, where, gpu_id=None), [body]), repeats)
     except (Exception, SystemExit) as exc:  # one model's failure is a row, the others still run
         row.failed, row.valid = True, f"failed: {exc}"
     return row
@@ -174,6 +164,3 @@ def main(argv=None) -> int:
         replace_section(DOCS / "BENCHMARKS.md", "gpu-check", "GPU check", text)
     return 1 if any(r.failed for r in rows) else 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

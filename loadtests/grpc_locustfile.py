@@ -1,6 +1,6 @@
 """Locust users for TorchServe's gRPC inference API: the same registry sample payloads loadtests/locustfile.py
 sends over REST, as the `data` input of a Predictions call (TorchServe hands it to the worker as a REST body's
-bytes), for the side-by-side benchmark of issue 16 (loadtests/bench_serving.py, part `peers`).
+bytes), for the side-by-side benchmark of issue 16 (loadtests/bench_peers.py, `make bench-peers`).
 
   GENAI_MODELS=cnn GENAI_KEY_FILE=key_file.json locust -f loadtests/grpc_locustfile.py --headless -u 16 -r 16 \
       -t 10s --host grpc://127.0.0.1:7070
@@ -8,7 +8,7 @@ bytes), for the side-by-side benchmark of issue 16 (loadtests/bench_serving.py, 
 --host is the gRPC inference address (`grpc://` optional). Each user keeps one channel (one HTTP/2 connection, as
 each REST user keeps one keep-alive connection) and sends its next request as soon as the last is answered. Every
 call is reported through Locust's request event, so the stats, CSV and percentiles read as for HTTP users; a gRPC
-error status is a failure. The stubs come from the protos inside TorchServe's jar (loadtests/reliability/
+error status is a failure. The stubs come from the protos inside TorchServe's jar (loadtests/harness/
 grpc_client.py); grpcio is switched to gevent before any channel exists, so the users run concurrently.
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ import grpc.experimental.gevent as grpc_gevent
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from genai_ops.registry import ModelSpec  # noqa: E402
-from loadtests.reliability import grpc_client  # noqa: E402
+from loadtests.harness import grpc_client  # noqa: E402
 from loadtests.locustfile import KEY_FILE, NAMES, REGISTRY  # noqa: E402
 
 grpc_gevent.init_gevent()

@@ -20,7 +20,7 @@ from locust import FastHttpUser, constant, task
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from genai_ops.registry import REPO_ROOT, ModelSpec, load_registry  # noqa: E402
-from loadtests.locust_run import TOKEN_MODELS, record_tokens  # noqa: E402
+from loadtests.harness.locust_run import TOKEN_MODELS, record_tokens  # noqa: E402
 
 REGISTRY = load_registry()
 NAMES = [n for n in os.environ.get("GENAI_MODELS", "").split(",") if n] or list(REGISTRY)

@@ -25,7 +25,6 @@ import secrets
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter, defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,6 +33,8 @@ from pathlib import Path
 from genai_serve.errors import InputError
 from genai_ops.registry import REPO_ROOT, Paths, load_registry, select
 from genai_ops.server import CONFIG_TEMPLATE, free_ports, read_properties
+from loadtests.harness.servers import wait_until_up
+from loadtests.inprocess import build_handler, layout
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +62,6 @@ class PeerModel:
 
 def load_model(base: Path, name: str, workdir: Path) -> PeerModel:
     """`name`'s default version from `base`'s artifacts (as `make export` wrote them), laid out under `workdir`."""
-    from loadtests.inprocess import build_handler, layout
-
     spec = select(load_registry(), [name])[0]
     if spec.continuous:
         raise SystemExit(f"{name} is scheduled per step (continuous batching): the peers serve one-shot models only")
@@ -226,8 +225,6 @@ def peer_server(peer: str, models: list[str], base: Path | None = None, key_file
                 timeout_s: float = 120.0, env: dict | None = None):
     """Start `python -m loadtests.peer_<peer>` on a free loopback port; yield (url, Popen) once GET /ping is 200.
     The peer leads its own process group, so its children (LitServe's workers) are ended with it."""
-    import requests
-
     if peer not in PEERS:
         raise ValueError(f"unknown peer {peer!r}; peers: {PEERS}")
     port = free_ports(1)[0]
@@ -236,18 +233,7 @@ def peer_server(peer: str, models: list[str], base: Path | None = None, key_file
     proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env={**os.environ, **(env or {})}, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"peer {peer} exited with code {proc.returncode} before answering /ping")
-            try:
-                if requests.get(url + "/ping", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"peer {peer} did not answer /ping within {timeout_s:.0f} s")
-            time.sleep(0.2)
+        wait_until_up(url + "/ping", proc, timeout_s)
         yield url, proc
     finally:
         stop(proc)

@@ -1,5 +1,6 @@
 """The serving path users would otherwise take: a minimal, faithful reproduction of seed 1's FastAPI app
-(../shared/reference/SEEDS.md section 1.7) for the benchmark in loadtests/bench_serving.py.
+(../shared/reference/SEEDS.md section 1.7) for the benchmarks in loadtests/bench_seed.py and
+loadtests/bench_peers.py.
 
 Same as the seed: FastAPI + uvicorn, one process, eager torch, no batching; `/predict_cifar10` is `async` (so
 requests run one at a time on the event loop), the generators are plain `def` (FastAPI's thread pool; torch

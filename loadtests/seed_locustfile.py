@@ -15,7 +15,7 @@ from locust import FastHttpUser, constant, task
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from genai_ops.registry import REPO_ROOT, ModelSpec, load_registry  # noqa: E402
-from loadtests.locust_run import TOKEN_MODELS, multipart_file, record_tokens  # noqa: E402
+from loadtests.harness.locust_run import TOKEN_MODELS, multipart_file, record_tokens  # noqa: E402
 
 SEED_ROUTES = {"cnn": ("POST", "/predict_cifar10"), "gan": ("GET", "/gan/generate"),
                "diffusion": ("GET", "/diffusion/generate"), "gpt2_qa": ("POST", "/gpt2/answer")}

@@ -1,4 +1,4 @@
-"""A Locust plugin (no users of its own) that loadtests/locust_run.py loads beside the real locustfile
+"""A Locust plugin (no users of its own) that loadtests/harness/locust_run.py loads beside the real locustfile
 (`locust -f locustfile.py,locust_probe.py`). At the moment the test starts and the moment it stops it reads CPU
 time, and at the stop it takes Locust's final stats, so every figure covers the same window:
 - CPU per request leaves out Locust's own start-up and imports (about a CPU-second on 2 cores) and what a server
@@ -23,8 +23,8 @@ from pathlib import Path
 
 from locust import events
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from loadtests.locust_run import ProcessGroups  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from loadtests.harness.procs import ProcessGroups  # noqa: E402
 
 GROUPS = ProcessGroups(json.loads(os.environ.get("GENAI_CPU_GROUPS", "{}")))
 _start: dict[str, float] = {}

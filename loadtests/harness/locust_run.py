@@ -3,7 +3,7 @@
 Besides Locust's own stats it records where the CPU went while it ran, per process group (TorchServe's JVM and
 its Python workers, a peer's process tree, and Locust itself: the client shares the 2 cores with the server, so its
 share is part of every served figure), both read inside Locust as its test starts and stops (loadtests/
-locust_probe.py), and how many requests each handler call received (the batch sizes TorchServe formed, from the
+harness/locust_probe.py), and how many requests each handler call received (the batch sizes TorchServe formed, from the
 HandlerRequests metric our handlers emit per batch).
 """
 from __future__ import annotations
@@ -14,17 +14,17 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import psutil
-
 from genai_ops.registry import REPO_ROOT
+from loadtests.harness.procs import torchserve_groups
 
 LOCUSTFILE = REPO_ROOT / "loadtests" / "locustfile.py"
 SEED_LOCUSTFILE = REPO_ROOT / "loadtests" / "seed_locustfile.py"
 GRPC_LOCUSTFILE = REPO_ROOT / "loadtests" / "grpc_locustfile.py"
-PROBE = REPO_ROOT / "loadtests" / "locust_probe.py"
+PROBE = Path(__file__).with_name("locust_probe.py")
 
 
 TOKEN_MODELS = {"gpt2_qa"}  # text generators whose responses say how many tokens they generated
@@ -63,36 +63,6 @@ class LoadResult:
         return 1000 * spent / self.requests if self.requests else float("nan")
 
 
-class ProcessGroups:
-    """Named groups of server processes, {name: [pid, ...]}, whose CPU time a load run records. A process that
-    has exited keeps its last reading, so a group's time never goes backwards."""
-
-    def __init__(self, pids: dict[str, list[int]]):
-        self.pids = {name: list(group) for name, group in pids.items()}
-        self._last: dict[int, float] = {}
-
-    def cpu_seconds(self) -> dict[str, float]:
-        return {name: sum(self._cpu(pid) for pid in group) for name, group in self.pids.items()}
-
-    def _cpu(self, pid: int) -> float:
-        try:
-            times = psutil.Process(pid).cpu_times()
-            self._last[pid] = times.user + times.system
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            pass
-        return self._last.get(pid, 0.0)
-
-
-def torchserve_groups(pid: int) -> dict[str, list[int]]:
-    """TorchServe's processes: the frontend ("jvm", the pid) and every process below it ("workers")."""
-    return {"jvm": [pid], "workers": [p.pid for p in psutil.Process(pid).children(recursive=True)]}
-
-
-def tree_group(name: str, pid: int) -> dict[str, list[int]]:
-    """One group: `pid` and every process below it (a peer and, for LitServe, its HTTP, Manager and workers)."""
-    return {name: [pid] + [p.pid for p in psutil.Process(pid).children(recursive=True)]}
-
-
 def run_locust(host: str, models: str, users: int, duration: str, env: dict | None = None,
                locustfile: Path = LOCUSTFILE, server_pid: int | None = None, logs: Path | None = None,
                groups: dict[str, list[int]] | None = None) -> LoadResult:
@@ -129,6 +99,21 @@ def run_locust(host: str, models: str, users: int, duration: str, env: dict | No
                       tok_s=tokens["rps"] * tokens["content"] if tokens else None)
 
 
+def first_answer(host: str, models: str, env: dict | None = None, locustfile: Path = LOCUSTFILE,
+                 timeout_s: float = 300.0) -> LoadResult:
+    """One user against `host` in windows of 1, 2, 4, ... s until a window holds a successful answer; RuntimeError
+    once `timeout_s` has passed without one. However slow the machine, a side that works is ready afterwards."""
+    deadline, window = time.monotonic() + timeout_s, 1
+    while True:
+        result = run_locust(host, models, 1, f"{window}s", env=env, locustfile=locustfile)
+        if result.requests > result.failures:
+            return result
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no answer from {host} ({locustfile.name}, {models}) within {timeout_s:.0f} s: "
+                               f"{result.requests} requests, {result.failures} failed")
+        window = min(2 * window, 30)
+
+
 def _number(value: float | None) -> float:
     """No percentile for a run in which no request finished."""
     return float("nan") if value is None else float(value)
@@ -160,3 +145,8 @@ def _batch_mean(logs: Path | None, start: int, models: str) -> float | None:
     names = set(models.split(","))
     sizes = [int(n) for n, model in METRIC.findall(text) if model in names or any(model.startswith(f"{m}_") for m in names)]
     return sum(sizes) / len(sizes) if sizes else None
+
+
+def batch_cell(result: LoadResult) -> str:
+    """A result's mean batch as a table cell."""
+    return "n/a" if result.batch_mean is None else f"{result.batch_mean:.1f}"

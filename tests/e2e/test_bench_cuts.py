@@ -1,5 +1,5 @@
 """The `cuts` and `settings` parts of the serving benchmark (loadtests/bench_cuts.py via `python -m
-loadtests.bench_serving --smoke --parts cuts,settings`) on cnn and gan exported from random weights and archived into a
+loadtests serving --smoke --parts cuts,settings`) on cnn and gan exported from random weights and archived into a
 temp project: every cut's pair is timed (both sides run and give what the report says), and a real TorchServe serves
 cnn under every settings variant (1 and 2 workers, one netty thread) with no failure. No speed is asserted."""
 from __future__ import annotations
@@ -30,10 +30,10 @@ def section(text: str, key: str) -> list[list[str]]:
 
 @pytest.mark.timeout(300)
 def test_every_cut_is_timed_and_every_setting_serves(archived, tmp_path):
-    from loadtests.bench_serving import main
+    from loadtests.cli import main
 
     docs = tmp_path / "BENCHMARKS.md"
-    main(["--smoke", "--parts", "cuts,settings", "--base", str(archived.base), "--docs", str(docs),
+    main(["serving", "--smoke", "--parts", "cuts,settings", "--base", str(archived.base), "--docs", str(docs),
           "--peer-models", "cnn"])
     text = docs.read_text()
     cuts = {row[0]: row for row in section(text, "serving-cuts")}

@@ -36,8 +36,8 @@ def test_the_seed_path_reproduction_answers_the_benchmark_load(served):
     """loadtests/seed_app.py (the seeds' FastAPI path) under uvicorn, on the same quick-trained checkpoints the
     test server serves, takes the seed Locust users' requests without a failure; GPT-2 users on both sides
     report generated tokens, which `make bench` turns into tokens/s."""
-    from loadtests.bench_serving import load, seed_app
-    from loadtests.locust_run import SEED_LOCUSTFILE, run_locust
+    from loadtests.harness.locust_run import SEED_LOCUSTFILE, run_locust
+    from loadtests.harness.servers import load, seed_app
 
     models = ["cnn", "gan", "diffusion", "gpt2_qa"]
     with seed_app(models, project=served.paths.base) as (url, _):

@@ -43,7 +43,7 @@ def test_a_killed_worker_is_replaced_and_every_request_after_recovery_succeeds(s
 def test_grpc_refuses_missing_wrong_and_swapped_tokens_and_serves_the_right_one(served):
     import grpc
 
-    from loadtests.reliability import grpc_client
+    from loadtests.harness import grpc_client
 
     server, body = served.server, b'{"num_samples": 1, "seed": 5}'
     for token in (None, "not-the-token", server.token("management")):

@@ -1,4 +1,4 @@
-"""The peers benchmark's bookkeeping (loadtests/bench_peers.py, loadtests/locust_run.py) without a server: batch sizes
+"""The peers benchmark's bookkeeping (loadtests/bench_peers.py, loadtests/harness/) without a server: batch sizes
 from a peer's /stats counts, rotated rounds, medians and CPU per request per process group, the ratios and the
 done-when computed from the numbers (never written in), and the process groups a load run reads CPU time from.
 tests/e2e/test_bench_peers.py runs the part for real. No speed is asserted; nothing here imports locust."""
@@ -14,7 +14,8 @@ import psutil
 import pytest
 
 from loadtests.bench_peers import HANDLER, OURS, SEED, SIDES, Summary, mean_batch, render, rotated, verdict
-from loadtests.locust_run import LoadResult, ProcessGroups, torchserve_groups, tree_group
+from loadtests.harness.locust_run import LoadResult
+from loadtests.harness.procs import ProcessGroups, torchserve_groups, tree_group
 
 
 def load(rps=100.0, p99=20.0, requests=1000, cpu=None, batch=None) -> LoadResult:

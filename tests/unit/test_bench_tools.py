@@ -8,7 +8,6 @@ import base64
 import importlib
 import io
 import subprocess
-from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -35,7 +34,7 @@ def grid_size(body: dict) -> tuple[int, int]:
 
 
 def test_seed_app_answers_in_seed_1s_shapes(seed_client):
-    from loadtests.locust_run import multipart_file
+    from loadtests.harness.locust_run import multipart_file
 
     body, content_type = multipart_file(png())  # exactly what the seed Locust user sends
     r = seed_client.post("/predict_cifar10", content=body, headers={"Content-Type": content_type})
@@ -55,7 +54,7 @@ def test_seed_app_keeps_the_seeds_error_codes(seed_client):
 
 
 def test_batch_sizes_are_read_from_the_metrics_log(tmp_path):
-    from loadtests.locust_run import _batch_mean
+    from loadtests.harness.locust_run import _batch_mean
 
     log = tmp_path / "ts_log.log"
     log.write_text("old HandlerRequests.Count:9|#ModelName:cnn,Level:Model\n")
@@ -68,19 +67,23 @@ def test_batch_sizes_are_read_from_the_metrics_log(tmp_path):
     assert _batch_mean(tmp_path, log.stat().st_size, "cnn") is None
 
 
-def test_profile_samples_are_bucketed_by_their_innermost_known_frame(tmp_path):
-    from loadtests.bench_serving import summarise_profile
+def test_profile_samples_of_every_worker_are_pooled_and_bucketed_by_their_innermost_known_frame(tmp_path):
+    from loadtests.bench_overhead import summarise_profile
 
-    raw = tmp_path / "profile.txt"
-    raw.write_text("\n".join([
-        "<module> (ts/model_service_worker.py:1);handle (handlers/base.py:90);run (onnxruntime/session.py:220) 6",
-        "<module> (ts/model_service_worker.py:1);retrieve_msg (ts/protocol/otf_message_handler.py:33);"
-        "_retrieve_buffer (ts/protocol/otf_message_handler.py:181) 3",
-        "<module> (ts/model_service_worker.py:1);handle (handlers/base.py:90);dumps (json/__init__.py:231) 1",
-    ]) + "\n")
-    done = subprocess.Popen(["true"])
-    done.out_file = raw
-    shares = summarise_profile(done)
+    worker = "<module> (ts/model_service_worker.py:1);"
+    lines = [[f"{worker}handle (handlers/base.py:90);run (onnxruntime/session.py:220) 4",
+              f"{worker}retrieve_msg (ts/protocol/otf_message_handler.py:33);"
+              "_retrieve_buffer (ts/protocol/otf_message_handler.py:181) 3"],
+             [f"{worker}handle (handlers/base.py:90);run (onnxruntime/session.py:220) 2",
+              f"{worker}handle (handlers/base.py:90);dumps (json/__init__.py:231) 1"]]
+    profiles = []
+    for i, worker_lines in enumerate(lines):  # one py-spy output per worker of the model
+        raw = tmp_path / f"profile-{i}.txt"
+        raw.write_text("\n".join(worker_lines) + "\n")
+        done = subprocess.Popen(["true"])
+        done.out_file = raw
+        profiles.append(done)
+    shares = summarise_profile(profiles)
     assert shares == {"ONNX Runtime session": 0.6, "idle: waiting for the frontend's next batch": 0.3,
                       "JSON and request envelope": 0.1}
     assert list(shares) == sorted(shares, key=lambda k: -shares[k])

@@ -13,7 +13,7 @@ import threading
 import pytest
 import requests
 
-from loadtests.locust_run import multipart_file
+from loadtests.harness.locust_run import multipart_file
 from loadtests.peer_common import PEERS, peer_server
 from tests.conftest import make_handler
 from tests.e2e.test_serving import BAD_INPUTS
@@ -161,7 +161,7 @@ def test_a_missing_or_wrong_token_is_refused(peer):
 
 
 def test_the_projects_locust_users_run_against_the_peer_unchanged(peer):
-    from loadtests.locust_run import run_locust
+    from loadtests.harness.locust_run import run_locust
 
     _, url, _, key_file = peer
     result = run_locust(url, ",".join(MODELS), 4, "3s", env={"GENAI_KEY_FILE": str(key_file)})
