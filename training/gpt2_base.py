@@ -75,9 +75,10 @@ def copy_drill(tok, text: str, rng: random.Random, max_sentences: int = 3) -> Ro
 
 
 def pretrain_tiny(texts: list[str], drill_texts: list[str], steps: int, vocab_size: int = 2048, batch: int = 32,
-                  lr: float = 3e-3, seed: int = 0):
+                  lr: float = 3e-3, seed: int = 0, stop_below: float | None = None):
     """Tokenizer (trained on `texts`) + small GPT-2 pre-trained with copy drills on `drill_texts` for `steps`
-    AdamW steps. Returns (model, tok, metrics)."""
+    AdamW steps, or (`stop_below`) at a constant rate until the copy loss is below it, `steps` at most.
+    Returns (model, tok, metrics)."""
     from transformers import GPT2Config, GPT2LMHeadModel
 
     torch.manual_seed(seed)
@@ -88,8 +89,9 @@ def pretrain_tiny(texts: list[str], drill_texts: list[str], steps: int, vocab_si
     model = GPT2LMHeadModel(config)
     sinusoidal_positions(model)
     log = train(model, lambda _: [copy_drill(tok, rng.choice(drill_texts), rng) for _ in range(batch)], tok.eos_token_id,
-                steps, lr, warmup=50, desc="pretrain (copy drills)")
-    metrics = {"pretrain": "copy drills (text | text), sinusoidal position init", "pretrain_steps": steps,
+                steps, lr, warmup=50, desc="pretrain (copy drills)", stop_below=stop_below)
+    metrics = {"pretrain": "copy drills (text | text), sinusoidal position init", "pretrain_steps": log["steps"],
+               "pretrain_max_steps": steps, "pretrain_stop_below": stop_below,
                "pretrain_batch": batch, "pretrain_lr": lr, "pretrain_final_copy_loss": log["final_loss"],
                "vocab_size": len(tok), "pretrain_seconds": round(time.perf_counter() - started, 1)}
     return model, tok, metrics

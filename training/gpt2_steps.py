@@ -83,15 +83,23 @@ def loss_function(steps: int) -> Callable:
 
 
 def train(model, next_rows: Callable[[int], list[Row]], pad_id: int, steps: int, lr: float, warmup: int = 20,
-          desc: str = "train") -> dict:
-    """`steps` AdamW steps on next_rows(step); returns the taught-token loss (smoothed) and the seconds spent."""
+          desc: str = "train", stop_below: float | None = None, min_steps: int = 0) -> dict:
+    """Up to `steps` AdamW steps on next_rows(step); returns the taught-token loss (smoothed), the steps taken and
+    the seconds spent. With `stop_below`, the rate stays at its peak after warm-up (no decay) and training stops
+    once the smoothed taught loss is below it (after `min_steps`): a transition that comes at a different step
+    for different data (the copy drills' induction head) is waited for, not cut off by a schedule."""
     opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.98), weight_decay=0.01)
     # A quick run (--max-steps 4) warms up for one step, not 20: its model must still move off its random start.
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, cosine(max(1, min(warmup, steps // 20)), steps))
-    started, smooth, loss_of = time.perf_counter(), None, loss_function(steps)
+    warm = max(1, min(warmup, steps // 20))
+    shape = (lambda s: min(1.0, (s + 1) / warm)) if stop_below is not None else cosine(warm, steps)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, shape)
+    started, smooth, loss_of, taken = time.perf_counter(), None, loss_function(steps), 0
     model.train()
     with tqdm(range(steps), desc=desc, unit="step", mininterval=2) as bar:
         for step in bar:
+            if stop_below is not None and smooth is not None and step >= max(min_steps, 50) and smooth < stop_below:
+                break
+            taken = step + 1
             loss, taught = loss_of(model, *pad(next_rows(step), pad_id))
             opt.zero_grad()
             loss.backward()
@@ -103,4 +111,4 @@ def train(model, next_rows: Callable[[int], list[Row]], pad_id: int, steps: int,
             if step % 20 == 0:
                 bar.set_postfix(taught_loss=f"{smooth:.3f}")
     model.eval()
-    return {"steps": steps, "final_loss": round(smooth or float("nan"), 4), "seconds": round(time.perf_counter() - started, 1)}
+    return {"steps": taken, "final_loss": round(smooth or float("nan"), 4), "seconds": round(time.perf_counter() - started, 1)}
