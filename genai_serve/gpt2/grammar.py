@@ -38,8 +38,8 @@ JSON_OPTIONS = {"whitespace_flexible": False}  # compact separators: no whitespa
 class Constraint:
     """A row's grammar state (see the module docstring)."""
 
-    def __init__(self, matcher, vocab: int, suffix: list[int] | None = None):
-        self.matcher, self.vocab, self.suffix = matcher, vocab, suffix
+    def __init__(self, matcher, vocab: int, suffix: list[int] | None = None, eos: int | None = None):
+        self.matcher, self.vocab, self.suffix, self.eos = matcher, vocab, suffix, eos
         self.forced: list[int] = []  # the suffix's tokens still to come, once the budget forces it
 
     def allowed(self, remaining: int) -> np.ndarray:
@@ -51,7 +51,10 @@ class Constraint:
             mask[self.forced[0]] = True
             return mask
         bits = np.frombuffer(self.matcher.compute_bitmask(), np.uint8)
-        return np.unpackbits(bits, bitorder="little", count=self.vocab).astype(bool)
+        mask = np.unpackbits(bits, bitorder="little", count=self.vocab).astype(bool)
+        if not mask.any() and self.eos is not None:  # a matcher in an error state admits nothing: end the row
+            mask[self.eos] = True
+        return mask
 
     def _suffix_completes(self) -> bool:
         """The suffix's tokens are admitted here and leave the text a whole match."""
@@ -79,7 +82,7 @@ class Grammars:
         import llguidance
 
         self.llg = llguidance
-        self.vocab = vocab
+        self.vocab, self.eos = vocab, eos
         self.tokenizer = llguidance.LLTokenizer(tokenizer_json, n_vocab=vocab, eos_token=eos)
         self.suffix = encode(" " + template.SUFFIX)
         # the least budget a strict answer needs: prefix, one answer token and the suffix, with room for the
@@ -96,7 +99,7 @@ class Grammars:
 
     def strict(self) -> Constraint:
         return Constraint(self._matcher(self.llg.LLMatcher.grammar_from_regex(STRICT_REGEX), "format"), self.vocab,
-                          self.suffix)
+                          self.suffix, self.eos)
 
     def json_object(self, field: str = "response_format") -> Constraint:
         return self.json_schema({"type": "object"}, field)
@@ -104,11 +107,10 @@ class Grammars:
     def json_schema(self, schema: dict, field: str = "response_format") -> Constraint:
         """A row constrained to `schema`; an InputError naming `field` for a schema the engine cannot compile."""
         try:
-            grammar = self.llg.LLMatcher.grammar_from_json_schema(json.dumps(schema, sort_keys=True),
-                                                                 overrides=JSON_OPTIONS)
+            grammar = self.llg.LLMatcher.grammar_from_json_schema(json.dumps(schema), overrides=JSON_OPTIONS)
         except (ValueError, TypeError) as exc:
             raise InputError(f"{field}: the JSON schema is not valid: {exc}", field) from None
-        return Constraint(self._matcher(grammar, field), self.vocab)
+        return Constraint(self._matcher(grammar, field), self.vocab, eos=self.eos)
 
     def _matcher(self, grammar: str, field: str):
         with self._lock:
