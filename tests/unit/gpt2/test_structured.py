@@ -267,3 +267,14 @@ def test_priority_is_accepted_by_both_apis_and_reaches_the_scheduler(h):
     assert fe.responses[a].status == fe.responses[b].status == 200
     [bad] = ask(handler, ctx, [{**QA, "priority": "high"}])
     assert bad.status == 400 and bad.json()["field"] == "priority"
+
+
+def test_native_streamed_logprobs_cover_every_token_once(h):
+    handler, ctx = h
+    body = {**QA, "logprobs": 1, "max_new_tokens": 12, "seed": 2, "temperature": 1.0}
+    streamed, plain = ask(handler, ctx, [{**body, "stream": True}, body])
+    lines = streamed.lines()
+    got = [e for line in lines if line["type"] == "token" for e in line.get("logprobs", [])]
+    final = [line for line in lines if line["type"] == "final"][0]
+    assert got == final["responses"][0]["logprobs"] == plain.json()["responses"][0]["logprobs"]
+    assert len(got) == final["completion_tokens"]
