@@ -11,7 +11,7 @@ cuts      in this process, no server: every pair is timed alternately over `roun
             the cnn sample uploaded as PNG vs sent as an OIP tensor (UINT8 pixels, FP32 network input)
 settings  served: a private TorchServe per variant (1, 2 or 3 workers; 2 workers with one netty thread per
           pool), cnn and gan, closed-loop Locust users, rounds alternating the variants; CPU per request of the
-          JVM, the workers and Locust.
+          JVM, the workers and Locust. Each server answers once (bounded wait) before its warm-up and loads.
 """
 from __future__ import annotations
 
@@ -30,10 +30,10 @@ from PIL import Image
 from genai_ops.registry import REPO_ROOT, Paths, load_registry
 from genai_serve import imaging
 from loadtests.harness.handlers import sample_request
-from loadtests.harness.locust_run import run_locust
+from loadtests.harness.locust_run import first_answer, run_locust
 from loadtests.harness.procs import torchserve_groups
 from loadtests.harness.servers import private_server
-from loadtests.harness.timing import ab
+from loadtests.harness.timing import ab, rotated
 from loadtests.inprocess import build_handler, layout
 
 
@@ -84,50 +84,60 @@ def grids(base: Path) -> dict[str, np.ndarray]:
     return {"gan grid, 4 digits": imaging.make_grid(digits), "colour grid, 16 x 32x32": imaging.make_grid(colour)}
 
 
-def cuts(base: Path, rounds: int = 5, seconds: float = 1.0) -> str:
-    rows = []  # (what, before label, after label, before s, after s, note)
+def png_rows(base: Path, pair: Callable) -> list[tuple]:
+    """PNG encoding at zlib level 6 vs 1 on the grids the image models return."""
+    rows = []
     for name, rgb in grids(base).items():
         sizes = {}
         for level in (6, 1):
             with png_level(level):
                 sizes[level] = len(imaging.png_bytes(rgb))
-        b, a = ab(with_png_level(6, lambda: imaging.png_bytes(rgb)), with_png_level(1, lambda: imaging.png_bytes(rgb)),
-                  rounds, seconds)
+        b, a = pair(with_png_level(6, lambda: imaging.png_bytes(rgb)), with_png_level(1, lambda: imaging.png_bytes(rgb)))
         rows.append((f"PNG encode, {name} ({rgb.shape[1]}x{rgb.shape[0]})", "zlib level 6", "level 1", b, a,
                      f"{sizes[6]:,} -> {sizes[1]:,} bytes"))
-    jpeg = photo_jpeg()
+    return rows
+
+
+def jpeg_row(jpeg: bytes, pair: Callable) -> tuple:
+    """A photo-sized JPEG decoded in full vs at libjpeg's reduced scale, and how far the CNN's input moves."""
     full = lambda: imaging.cnn_input(imaging.decode_image(jpeg))  # noqa: E731
     draft = lambda: imaging.cnn_input(imaging.decode_image(jpeg, draft_size=64))  # noqa: E731
     pixels = [np.asarray(imaging.decode_image(jpeg, draft_size=d).resize((64, 64), Image.BILINEAR), np.int16)
               for d in (None, 64)]  # the 64x64 image the CNN sees, before normalisation
     diff = np.abs(pixels[0] - pixels[1]).mean()
-    b, a = ab(full, draft, rounds, seconds)
-    rows.append(("decode + resize a 1024x768 JPEG to 64x64", "full decode", "draft (1/8 scale)", b, a,
-                 f"mean absolute difference {diff:.2f} grey levels"))
+    b, a = pair(full, draft)
+    return ("decode + resize a 1024x768 JPEG to 64x64", "full decode", "draft (1/8 scale)", b, a,
+            f"mean absolute difference {diff:.2f} grey levels")
+
+
+def handler_rows(base: Path, jpeg: bytes, pair: Callable) -> list[tuple]:
+    """The whole cnn and gan handlers at batch 9, each cut off vs on (per request)."""
     registry = load_registry()
     with tempfile.TemporaryDirectory() as tmp:
-        handlers = {}
-        for model in ("cnn", "gan"):
-            spec = registry[model]
-            handlers[model] = build_handler(spec, spec.default_version,
-                                            layout(spec, spec.default_version, Paths(base), Path(tmp) / model,
-                                                   prefer_mar=False))
-        cnn, gan = handlers["cnn"], handlers["gan"]
+        cnn, gan = (build_handler(registry[m], registry[m].default_version,
+                                  layout(registry[m], registry[m].default_version, Paths(base), Path(tmp) / m,
+                                         prefer_mar=False)) for m in ("cnn", "gan"))
         batch = {"cnn": [{"body": jpeg}] * 9, "gan": [sample_request(registry["gan"]) for _ in range(9)],
                  "png": [sample_request(registry["cnn"]) for _ in range(9)]}
-        b, a = ab(full_jpeg_decode(cnn, lambda: cnn.handle(batch["cnn"], cnn.context)),
-                  lambda: cnn.handle(batch["cnn"], cnn.context), rounds, seconds)
-        rows.append(("whole cnn handler, batch of 9 of that JPEG", "full decode", "draft", b / 9, a / 9,
-                     "per request; the 32x32 PNG sample is unchanged (no draft for PNG)"))
+        b, a = pair(full_jpeg_decode(cnn, lambda: cnn.handle(batch["cnn"], cnn.context)),
+                    lambda: cnn.handle(batch["cnn"], cnn.context))
+        rows = [("whole cnn handler, batch of 9 of that JPEG", "full decode", "draft", b / 9, a / 9,
+                 "per request; the 32x32 PNG sample is unchanged (no draft for PNG)")]
         for label, body in oip_bodies(registry["cnn"]).items():  # JSON bytes: the parse is part of the cost
-            b, a = ab(lambda: cnn.handle(batch["png"], cnn.context), lambda: cnn.handle([{"body": body}] * 9, cnn.context),
-                      rounds, seconds)
+            b, a = pair(lambda: cnn.handle(batch["png"], cnn.context), lambda: cnn.handle([{"body": body}] * 9, cnn.context))
             rows.append((f"whole cnn handler, batch of 9: the 32x32 sample as {label}", "PNG upload", label,
                          b / 9, a / 9, f"per request; {len(body):,} JSON bytes vs {len(batch['png'][0]['body']):,}"))
-        b, a = ab(with_png_level(6, lambda: gan.handle(batch["gan"], gan.context)),
-                  lambda: gan.handle(batch["gan"], gan.context), rounds, seconds)
+        b, a = pair(with_png_level(6, lambda: gan.handle(batch["gan"], gan.context)),
+                    lambda: gan.handle(batch["gan"], gan.context))
         rows.append(("whole gan handler, batch of 9 (sample payload)", "PNG level 6", "level 1", b / 9, a / 9,
                      "per request"))
+    return rows
+
+
+def cuts(base: Path, rounds: int = 5, seconds: float = 1.0) -> str:
+    pair = lambda before, after: ab(before, after, rounds, seconds)  # noqa: E731
+    jpeg = photo_jpeg()
+    rows = png_rows(base, pair) + [jpeg_row(jpeg, pair)] + handler_rows(base, jpeg, pair)
     out = [f"Command: `python -m loadtests serving --parts cuts` ({time.strftime('%Y-%m-%d')}). In this process, "
            f"no server; each pair timed alternately, {rounds} rounds of {seconds:g} s per side, medians; one thread.", "",
            "| what | before | after | before us | after us | after / before | note |", "|---|---|---|---|---|---|---|"]
@@ -161,39 +171,48 @@ def full_jpeg_decode(handler, fn: Callable) -> Callable:
     return call
 
 
-def settings(base: Path, users: list[int], rounds: int, seconds: int, models: list[str]) -> str:
+def settings_loads(base: Path, users: list[int], rounds: int, seconds: int, models: list[str]) -> dict[tuple, list]:
+    """{(model, variant label, users): [LoadResult per round]}, the variants' order rotated each round; each server
+    answers once (bounded wait) and is warmed up for 5 s before its loads."""
     registry = load_registry()
     results: dict[tuple, list] = {}
     for r in range(rounds):
-        for label, overrides, workers in SETTINGS[r % len(SETTINGS):] + SETTINGS[:r % len(SETTINGS)]:
+        for label, overrides, workers in rotated(SETTINGS, r):
             for model in models:
                 spec = registry[model]
                 with private_server([(spec, spec.default_version)], store=Paths(base).model_store,
                                     overrides=overrides) as server:
                     server.scale(model, None, workers, workers)
-                    env = {"GENAI_KEY_FILE": str(server.key_file)}
-                    run_locust(server.url("inference"), model, max(users), "5s", env=env)  # JIT warm-up
+                    url, env = server.url("inference"), {"GENAI_KEY_FILE": str(server.key_file)}
+                    first_answer(url, model, env=env)
+                    run_locust(url, model, max(users), "5s", env=env)  # JIT warm-up
                     for n in users:
                         results.setdefault((model, label, n), []).append(
-                            run_locust(server.url("inference"), model, n, f"{seconds}s", env=env,
-                                       groups=torchserve_groups(server.pid()), logs=server.workdir / "logs"))
-    med = statistics.median
+                            run_locust(url, model, n, f"{seconds}s", env=env, groups=torchserve_groups(server.pid()),
+                                       logs=server.workdir / "logs"))
+    return results
+
+
+def settings(base: Path, users: list[int], rounds: int, seconds: int, models: list[str]) -> str:
+    results = settings_loads(base, users, rounds, seconds, models)
     out = [f"Command: `python -m loadtests serving --parts settings --duration {seconds}` "
            f"({time.strftime('%Y-%m-%d')}). One private TorchServe per variant and model on make all's archives, "
            f"registry batching (16 / 1 ms); {rounds} rounds rotating the variants, {seconds} s per load after a 5 s "
            "warm-up, medians. CPU: ms per answered request.", "",
            "| model | variant | users | req/s | p50 ms | p99 ms | mean batch | JVM | workers | Locust | failures / requests |",
            "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for model in models:
-        for label, _, _ in SETTINGS:
-            for n in users:
-                runs = results[(model, label, n)]
-                batch = [x.batch_mean for x in runs if x.batch_mean]
-                out.append(f"| {model} | {label} | {n} | {med(x.rps for x in runs):.0f} | {med(x.p50 for x in runs):.0f} | "
-                           f"{med(x.p99 for x in runs):.0f} | {med(batch) if batch else float('nan'):.1f} | "
-                           + " | ".join(f"{med(x.cpu_ms(g) for x in runs):.2f}" for g in ("jvm", "workers", "locust"))
-                           + f" | {sum(x.failures for x in runs)} / {sum(x.requests for x in runs)} |")
+    out += [settings_row(model, label, n, results[(model, label, n)])
+            for model in models for label, _, _ in SETTINGS for n in users]
     return "\n".join(out)
+
+
+def settings_row(model: str, label: str, users: int, runs: list) -> str:
+    med = statistics.median
+    batch = [x.batch_mean for x in runs if x.batch_mean]
+    return (f"| {model} | {label} | {users} | {med(x.rps for x in runs):.0f} | {med(x.p50 for x in runs):.0f} | "
+            f"{med(x.p99 for x in runs):.0f} | {med(batch) if batch else float('nan'):.1f} | "
+            + " | ".join(f"{med(x.cpu_ms(g) for x in runs):.2f}" for g in ("jvm", "workers", "locust"))
+            + f" | {sum(x.failures for x in runs)} / {sum(x.requests for x in runs)} |")
 
 
 def cuts_part(args) -> str:

@@ -5,7 +5,7 @@ on free loopback ports:
 
   joining  diffusion and ebm: a small request alone, behind a big running one, and behind a big one whose client
            left after 1 s; continuous batching (the registry's config) and static batching (the same archive
-           with continuousBatching off, as before this change). Criterion: behind <= 3 x alone + 0.5 s.
+           with continuousBatching off). Criterion: behind <= 3 x alone + 0.5 s.
   gpt2     gpt2_qa at the 124M shape (random weights, harness/gpt2_archive.py): 1 and 8 streaming clients, each
            sending requests after exponential (Poisson) think times; aggregate tok/s, time to first token p50/p99,
            inter-token time p50, for the raw loop in-process (the same handler and scheduler driven without a
@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
-import random
 import shutil
 import statistics
 import tempfile
@@ -37,16 +35,18 @@ from genai_ops.registry import Paths, load_registry
 from loadtests.harness.gpt2_archive import QUESTION, VERSION, build
 from loadtests.harness.report import BENCHMARKS, replace_section
 from loadtests.harness.servers import environment, private_server
+from loadtests.harness.streams import raw_clients, served_clients, summarise
 from loadtests.harness.timing import seconds
-from loadtests.inprocess import Frontend, build_handler, layout
+from loadtests.inprocess import build_handler, layout
 
 IMAGES = {  # model: (big request, small request)
     "diffusion": ({"num_samples": 16, "diffusion_steps": 150, "seed": 1}, {"num_samples": 1, "diffusion_steps": 5}),
     "ebm": ({"num_samples": 64, "steps": 1000, "seed": 1}, {"num_samples": 1, "steps": 5}),
 }
-STATIC = {"continuousBatching": False, "batchSize": 4, "maxBatchDelay": 50}  # the registry's config before issue 14
+STATIC = {"continuousBatching": False, "batchSize": 4, "maxBatchDelay": 50}  # static batching for diffusion, ebm
 GPT2_STATIC = {"continuousBatching": False, "batchSize": 8, "maxBatchDelay": 10}
 NEW_TOKENS = 64
+PATH = f"/predictions/gpt2_qa/{VERSION}"
 
 
 # -- archives -----------------------------------------------------------------------------------------------
@@ -161,95 +161,8 @@ def _req(body: dict) -> str:
 
 
 # -- gpt2 -------------------------------------------------------------------------------------------------
-@dataclasses.dataclass
-class Trace:
-    sent: float
-    first: float | None = None
-    last: float | None = None
-    tokens: int = 0
-
-
 def gpt2_body(i: int) -> dict:
     return {"question": QUESTION, "max_new_tokens": NEW_TOKENS, "temperature": 0, "stream": True, "seed": i}
-
-
-def served_clients(server, clients: int, per_client: int, think_s: float, seed: int) -> tuple[list[Trace], float]:
-    """`clients` threads, each sending `per_client` streaming requests after exponential think times."""
-    traces: list[Trace] = []
-    lock = threading.Lock()
-
-    def client(c: int):
-        rng = random.Random(seed + c)
-        for k in range(per_client):
-            time.sleep(rng.expovariate(1.0 / think_s))
-            trace = Trace(time.perf_counter())
-            with server.call("POST", "inference", f"/predictions/gpt2_qa/{VERSION}", json=gpt2_body(c * 100 + k),
-                             stream=True, timeout=600) as r:
-                r.raise_for_status()
-                for line in r.iter_lines():
-                    msg = json.loads(line) if line else {}
-                    if msg.get("type") == "token":
-                        now = time.perf_counter()
-                        trace.first = trace.first or now
-                        trace.last = now
-                        trace.tokens += 1  # one line per token with these prompts (ASCII-only tokens)
-            with lock:
-                traces.append(trace)
-
-    start = time.perf_counter()
-    workers = [threading.Thread(target=client, args=(c,)) for c in range(clients)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
-    return traces, time.perf_counter() - start
-
-
-def raw_clients(handler, context, clients: int, per_client: int, think_s: float, seed: int):
-    """The same workload in-process: the handler and its scheduler driven by loadtests/inprocess.py, no server."""
-    fe = Frontend(handler, context)
-    rngs = [random.Random(seed + c) for c in range(clients)]
-    start = time.perf_counter()
-    next_at = {c: start + rngs[c].expovariate(1.0 / think_s) for c in range(clients)}
-    left = {c: per_client for c in range(clients)}
-    live: dict[str, tuple[int, Trace, int]] = {}  # rid -> (client, trace, chunks seen)
-    traces = []
-    while live or any(left.values()):
-        now = time.perf_counter()
-        for c in range(clients):
-            if left[c] and c not in {v[0] for v in live.values()} and now >= next_at[c]:
-                rid = fe.submit(gpt2_body(c * 100 + per_client - left[c]))
-                live[rid] = (c, Trace(now), 0)
-                left[c] -= 1
-        if not fe.running and not fe.waiting:
-            time.sleep(0.001)
-            continue
-        fe.step()
-        now = time.perf_counter()
-        for rid, (c, trace, seen) in list(live.items()):
-            resp = fe.responses[rid]
-            new_lines = "".join(resp.chunks[seen:]).count('"type": "token"')
-            if new_lines:
-                trace.first = trace.first or now
-                trace.last = now
-                trace.tokens += new_lines
-            live[rid] = (c, trace, len(resp.chunks))
-            if resp.done:
-                traces.append(trace)
-                del live[rid]
-                next_at[c] = now + rngs[c].expovariate(1.0 / think_s)
-    return traces, time.perf_counter() - start
-
-
-def summarise(traces: list[Trace], wall: float) -> dict:
-    ttft = sorted(t.first - t.sent for t in traces)
-    itl = [(t.last - t.first) / (t.tokens - 1) for t in traces if t.tokens > 1]
-    return {"tok_s": sum(t.tokens for t in traces) / wall, "ttft_p50": _pct(ttft, 50), "ttft_p99": _pct(ttft, 99),
-            "itl_p50": statistics.median(itl) if itl else float("nan"), "requests": len(traces)}
-
-
-def _pct(values: list[float], p: int) -> float:
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
 def gpt2(rounds: int, threads: int, think_s: float) -> str:
@@ -262,14 +175,15 @@ def gpt2(rounds: int, threads: int, think_s: float) -> str:
             context = handler.context
         for clients in (1, 8):
             per_client = rounds if clients == 8 else rounds * 2
-            results[("raw", clients)] = summarise(*raw_clients(handler, context, clients, per_client, think_s, 7))
+            results[("raw", clients)] = summarise(*raw_clients(handler, context, gpt2_body, clients, per_client, think_s, 7))
         del handler
         for variant in ("continuous", "static"):
             with private_server([(spec, VERSION)], store=stores[variant], threads=threads) as server:
-                served_clients(server, 1, 1, 0.01, 0)  # warm-up
+                served_clients(server, PATH, gpt2_body, 1, 1, 0.01, 0)  # warm-up
                 for clients in (1, 8):
                     per_client = rounds if clients == 8 else rounds * 2
-                    results[(variant, clients)] = summarise(*served_clients(server, clients, per_client, think_s, 7))
+                    traces = served_clients(server, PATH, gpt2_body, clients, per_client, think_s, 7)
+                    results[(variant, clients)] = summarise(*traces)
     lines = [f"GPT-2 124M shape (random weights), greedy, {NEW_TOKENS} new tokens per request, streaming; each client "
              f"waits an exponential think time (mean {think_s:.1f} s) before each request; {threads} ONNX Runtime "
              "threads in-process and in the worker.", "",

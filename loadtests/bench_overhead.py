@@ -14,7 +14,7 @@ from pathlib import Path
 
 from genai_ops.registry import REPO_ROOT, Paths, load_registry
 from loadtests.harness.handlers import raw_rates
-from loadtests.harness.locust_run import batch_cell
+from loadtests.harness.locust_run import batch_cell, first_answer
 from loadtests.harness.procs import below
 from loadtests.harness.servers import defaults, load, private_server
 
@@ -55,9 +55,10 @@ def summarise_profile(procs: list[subprocess.Popen]) -> dict[str, float]:
 
 
 def served_run(model: str, users: int, duration: int, base: Path) -> tuple:
-    """One private server for `model`: warm-up, then the measured load with every worker profiled.
-    (LoadResult, profile shares, workers profiled)."""
+    """One private server for `model`: its first answer (bounded wait), a warm-up, then the measured load with
+    every worker profiled. (LoadResult, profile shares, workers profiled)."""
     with private_server(defaults([model]), store=Paths(base).model_store) as server:
+        first_answer(server.url("inference"), model, env={"GENAI_KEY_FILE": str(server.key_file)})
         load(server, model, users, min(3, duration))  # warm-up
         workers = below(server.pid())
         profilers = [py_spy_profile(pid, max(2, duration - 2)) for pid in workers]

@@ -44,6 +44,7 @@ from loadtests.harness.locust_run import (GRPC_LOCUSTFILE, LOCUSTFILE, SEED_LOCU
 from loadtests.harness.procs import torchserve_groups, tree_group
 from loadtests.harness.report import platform_line
 from loadtests.harness.servers import defaults, private_server, seed_app
+from loadtests.harness.timing import rotated
 from loadtests.peer_common import peer_server
 
 OURS = ("TorchServe REST", "TorchServe gRPC")
@@ -118,11 +119,6 @@ def mean_batch(answers: Counter) -> float | None:
     """Requests per inference call, as TorchServe's HandlerRequests lines give it: answers / batches."""
     calls = sum(n / size for size, n in answers.items())
     return sum(answers.values()) / calls if calls else None
-
-
-def rotated(items, k: int) -> list:
-    items = list(items)
-    return items[k % len(items):] + items[:k % len(items)]
 
 
 def run(models: list[str], users: list[int], rounds: int, seconds: int, warmup: int, base: Path) -> dict:

@@ -72,6 +72,42 @@ def ebm_loop(paths: Paths):
     return run
 
 
+def measure(threads: int, rounds: int, probe: int = 20) -> dict:
+    """{"diffusion": {ort, torch} s, "ebm": {batched, serial} s, "largest_s": {diffusion, ebm}} (the largest
+    request extrapolated from `probe` steps to 1000)."""
+    paths = Paths()
+    unet_ort, unet_torch, loop = diffusion_loops(paths, threads)
+    d = alternate(rounds, {"ort": loop(unet_ort, 16, 50), "torch": loop(unet_torch, 16, 50)})
+    ebm = ebm_loop(paths)
+    reqs = [(seed, 16) for seed in range(4)]
+    e = alternate(rounds, {"batched": lambda: ebm(reqs, 256), "serial": lambda: [ebm([r], 256) for r in reqs]})
+    largest = {"diffusion": seconds(loop(unet_ort, 64, probe)) / probe * 1000,
+               "ebm": seconds(lambda: ebm([(0, 64)], probe)) / probe * 1000}
+    return {"diffusion": d, "ebm": e, "largest_s": largest, "probe": probe}
+
+
+def render(r: dict, threads: int, rounds: int, note: str) -> str:
+    d, e, big = r["diffusion"], r["ebm"], r["largest_s"]
+    rows = [("diffusion: 50-step reverse loop, 16 images", f"ONNX Runtime {d['ort']:.2f} s",
+             f"eager torch {d['torch']:.2f} s", f"{d['torch'] / d['ort']:.2f}x"),
+            ("ebm: 4 concurrent requests x 16 images x 256 Langevin steps", f"one batched loop {e['batched']:.2f} s",
+             f"one at a time {e['serial']:.2f} s", f"{e['serial'] / e['batched']:.2f}x")]
+    largest = (f"largest request (64 samples x 1000 steps), extrapolated from {r['probe']} steps: "
+               f"diffusion {big['diffusion']:.0f} s, ebm {big['ebm']:.0f} s")
+    return "\n".join([
+        f"Command: `make bench-samplers` (`python -m loadtests samplers --threads {threads} "
+        f"--rounds {rounds}`), {time.strftime('%Y-%m-%d')}, {platform.processor() or platform.machine()}, "
+        f"torch {torch.__version__}, {threads} thread(s) per network (what each worker gets when the whole "
+        "registry shares 2 cores). Medians of alternating rounds after a warm-up; offline-trained weights.",
+        "",
+        "| what | A | B | B / A |",
+        "|---|---|---|---|",
+        *[f"| {what} | {a} | {b} | {ratio} |" for what, a, b, ratio in rows],
+        "",
+        largest + ". responseTimeout for ebm and diffusion (models.yaml) must cover a batch of such requests.",
+    ] + ([f"Note: {note}"] if note else []))
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=1, help="threads per worker (1: eight workers on 2 cores)")
@@ -80,41 +116,9 @@ def main(argv=None) -> None:
     parser.add_argument("--note", default="", help="conditions of this run worth recording (e.g. other load)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    paths = Paths()
-    rows = []
-
-    unet_ort, unet_torch, loop = diffusion_loops(paths, args.threads)
-    d = alternate(args.rounds, {"ort": loop(unet_ort, 16, 50), "torch": loop(unet_torch, 16, 50)})
-    rows.append(("diffusion: 50-step reverse loop, 16 images", f"ONNX Runtime {d['ort']:.2f} s",
-                 f"eager torch {d['torch']:.2f} s", f"{d['torch'] / d['ort']:.2f}x"))
-
-    ebm = ebm_loop(paths)
-    reqs = [(seed, 16) for seed in range(4)]
-    e = alternate(args.rounds, {"batched": lambda: ebm(reqs, 256), "serial": lambda: [ebm([r], 256) for r in reqs]})
-    rows.append(("ebm: 4 concurrent requests x 16 images x 256 Langevin steps", f"one batched loop {e['batched']:.2f} s",
-                 f"one at a time {e['serial']:.2f} s", f"{e['serial'] / e['batched']:.2f}x"))
-
-    probe = 20
-    big_d = seconds(loop(unet_ort, 64, probe)) / probe * 1000
-    big_e = seconds(lambda: ebm([(0, 64)], probe)) / probe * 1000
-    largest = (f"largest request (64 samples x 1000 steps), extrapolated from {probe} steps: "
-               f"diffusion {big_d:.0f} s, ebm {big_e:.0f} s")
-
-    section = [
-        f"Command: `make bench-samplers` (`python -m loadtests samplers --threads {args.threads} "
-        f"--rounds {args.rounds}`), {time.strftime('%Y-%m-%d')}, {platform.processor() or platform.machine()}, "
-        f"torch {torch.__version__}, {args.threads} thread(s) per network (what each worker gets when the whole "
-        "registry shares 2 cores). Medians of alternating rounds after a warm-up; offline-trained weights.",
-        "",
-        "| what | A | B | B / A |",
-        "|---|---|---|---|",
-        *[f"| {what} | {a} | {b} | {ratio} |" for what, a, b, ratio in rows],
-        "",
-        largest + ". responseTimeout for ebm and diffusion (models.yaml) must cover a batch of such requests.",
-    ] + ([f"Note: {args.note}"] if args.note else [])
-    text = "\n".join(section)
+    r = measure(args.threads, args.rounds)
+    text = render(r, args.threads, args.rounds, args.note)
     print(text)
-    print(json.dumps({"diffusion": d, "ebm": e, "largest_s": {"diffusion": big_d, "ebm": big_e}}))
+    print(json.dumps({k: r[k] for k in ("diffusion", "ebm", "largest_s")}))
     if not args.no_write:
         replace_section(BENCHMARKS, "samplers", "Iterative samplers (ebm, diffusion)", text)
-

@@ -44,6 +44,12 @@ def per_call(window_s: float) -> Callable[[Callable], float]:
     return lambda fn: 1.0 / calls_per_s(fn, window_s)
 
 
+def rotated(items, k: int) -> list:
+    """`items` rotated left by `k`: round k's order when rounds rotate which variant goes first."""
+    items = list(items)
+    return items[k % len(items):] + items[:k % len(items)]
+
+
 def ab(before: Callable, after: Callable, rounds: int, window_s: float) -> tuple[float, float]:
     """Median seconds per call of each side of a pair, timed alternately (before first in even rounds)."""
     t = alternate(rounds, {"before": before, "after": after}, per_call(window_s), warmup=False, swap=True)

@@ -13,9 +13,10 @@ from collections import Counter
 import psutil
 import pytest
 
-from loadtests.bench_peers import HANDLER, OURS, SEED, SIDES, Summary, mean_batch, render, rotated, verdict
+from loadtests.bench_peers import HANDLER, OURS, SEED, SIDES, Summary, mean_batch, render, verdict
 from loadtests.harness.locust_run import LoadResult
 from loadtests.harness.procs import ProcessGroups, torchserve_groups, tree_group
+from loadtests.harness.timing import rotated
 
 
 def load(rps=100.0, p99=20.0, requests=1000, cpu=None, batch=None) -> LoadResult:

@@ -87,3 +87,15 @@ def test_profile_samples_of_every_worker_are_pooled_and_bucketed_by_their_innerm
     assert shares == {"ONNX Runtime session": 0.6, "idle: waiting for the frontend's next batch": 0.3,
                       "JSON and request envelope": 0.1}
     assert list(shares) == sorted(shares, key=lambda k: -shares[k])
+
+
+def test_the_samplers_section_names_its_command_and_the_ratios_of_its_medians():
+    from loadtests.bench_samplers import render
+
+    measured = {"diffusion": {"ort": 1.0, "torch": 2.5}, "ebm": {"batched": 2.0, "serial": 6.0},
+                "largest_s": {"diffusion": 120.0, "ebm": 300.0}, "probe": 20}
+    text = render(measured, threads=1, rounds=3, note="a busy machine")
+    assert "(`python -m loadtests samplers --threads 1 --rounds 3`)" in text
+    assert "| diffusion: 50-step reverse loop, 16 images | ONNX Runtime 1.00 s | eager torch 2.50 s | 2.50x |" in text
+    assert "| one batched loop 2.00 s | one at a time 6.00 s | 3.00x |" in text
+    assert "extrapolated from 20 steps: diffusion 120 s, ebm 300 s" in text and text.endswith("Note: a busy machine")

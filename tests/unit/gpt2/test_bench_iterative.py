@@ -1,8 +1,10 @@
-"""The iterative benchmark's own parts (loadtests/bench_iterative.py): the in-process client driver on a tiny
-GPT-2 and the summary arithmetic. Speeds are measured by `make bench-iterative`, never asserted here."""
+"""The iterative benchmark's client drivers (loadtests/harness/streams.py, with loadtests/bench_iterative.py's gpt2
+bodies): the in-process client driver on a tiny GPT-2 and the summary arithmetic. Speeds are measured by
+`make bench-iterative`, never asserted here."""
 import pytest
 
-from loadtests.bench_iterative import Trace, raw_clients, summarise
+from loadtests.bench_iterative import gpt2_body
+from loadtests.harness.streams import Trace, raw_clients, summarise
 
 
 def test_summary_reports_aggregate_tokens_first_token_and_inter_token_times():
@@ -18,6 +20,6 @@ def test_raw_clients_run_every_request_of_every_client_with_its_tokens(gpt2_hand
 
     monkeypatch.setattr(bench, "NEW_TOKENS", 5)
     h, ctx = gpt2_handler("1.0")
-    traces, wall = raw_clients(h, ctx, clients=3, per_client=2, think_s=0.01, seed=1)
+    traces, wall = raw_clients(h, ctx, gpt2_body, clients=3, per_client=2, think_s=0.01, seed=1)
     assert len(traces) == 6 and wall > 0
     assert all(t.first is not None and t.first >= t.sent and 1 <= t.tokens <= 5 for t in traces)
