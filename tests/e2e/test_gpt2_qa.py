@@ -121,3 +121,18 @@ def test_bad_inputs_get_a_400_naming_the_field_and_the_workers_survive(served, b
     assert r.json()["field"] == field
     assert pids(served) == before
     assert post(served, QA).status_code == 200
+
+
+@pytest.mark.parametrize("version", ["1.0", "2.0", "2.1"])
+def test_strict_format_holds_at_every_temperature_and_logprobs_come_back(served, version):
+    from genai_serve.gpt2.template import format_ok
+
+    for temperature in (0.0, 0.7, 1.0, 1.3):
+        r = post(served, {**QA, "format": "strict", "max_new_tokens": 48, "temperature": temperature,
+                          "num_responses": 3, "seed": 5, "logprobs": 2}, version)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["format"] == "strict" and not body["format_enforced"]
+        for resp in body["responses"]:
+            assert resp["format_ok"] and format_ok(resp["text"]), resp
+            assert len(resp["logprobs"]) == resp["new_tokens"]
