@@ -16,7 +16,7 @@ from PIL import Image
 from genai_serve.errors import InputError
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
-CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)  # the sps-genai app's normalisation (SEEDS.md 1.4)
+CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)  # the sps-genai app's normalisation
 CIFAR10_STD = (0.2470, 0.2435, 0.2616)
 
 # A decompression bomb is a small file that decodes to a huge bitmap. 4096x4096 is far above any

@@ -1,4 +1,4 @@
-"""CNN_A2: the sps-genai app's CIFAR-10 classifier on 64x64 input (SEEDS.md 1.3). 825,398 parameters."""
+"""CNN_A2: the sps-genai app's CIFAR-10 classifier on 64x64 input. 825,398 parameters."""
 from torch import nn
 
 

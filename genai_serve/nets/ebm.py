@@ -1,4 +1,4 @@
-"""The sps-genai app's CIFAR-10 energy model (SEEDS.md 1.3 "EnergyModel"): 77,793 params, lower energy = more real.
+"""The sps-genai app's CIFAR-10 energy model: 77,793 params, lower energy = more real.
 
 Input (B, 3, 32, 32) in [-1, 1]; spatial size 32 -> 16 -> 8 -> 4 -> 2; swish after every layer but the last.
 Layer names conv1..conv4, fc1, fc2 match the sps-genai app's state_dict keys.

@@ -1,4 +1,4 @@
-"""The sps-genai app's MNIST DCGAN (SEEDS.md 1.3): generator 765,889 params, discriminator 138,817."""
+"""The sps-genai app's MNIST DCGAN: generator 765,889 params, discriminator 138,817."""
 from torch import nn
 
 

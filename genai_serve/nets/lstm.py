@@ -1,4 +1,4 @@
-"""The post-training app's word-level LSTM language model (SEEDS.md 2.3):
+"""The post-training app's word-level LSTM language model:
 Embedding(V, 64) -> LSTM(64 -> 128) -> Linear(128 -> V).
 
 Training runs whole sequences (`forward`); serving runs one token at a time (`LSTMStep`, exported to

@@ -1,4 +1,4 @@
-"""The sps-genai app's diffusion UNet (SEEDS.md 1.3 "Diffusion UNet"): predicts the noise in x given the noise variance.
+"""The sps-genai app's diffusion UNet: predicts the noise in x given the noise variance.
 
 forward(x (B, 3, 32, 32), noise_variance (B, 1, 1, 1)) -> predicted noise (B, 3, 32, 32).
 

@@ -1,4 +1,4 @@
-"""Reverse diffusion, the sps-genai app's deterministic DDIM-like loop (SEEDS.md 1.3 "DiffusionModelWrapper"), in numpy,
+"""Reverse diffusion, the sps-genai app's deterministic DDIM-like loop, in numpy,
 written as one step (`reverse_step`, like a diffusers scheduler's `step()`): serving's engine
 (genai_serve/engines/images.py) calls it for rows of many requests at once, and training, benchmarks and the
 seed-app reproduction call it in a plain loop:

@@ -1,4 +1,4 @@
-"""Langevin dynamics on an energy model, the sps-genai app's procedure (SEEDS.md 1.4 "Langevin step"), as one step:
+"""Langevin dynamics on an energy model, the sps-genai app's procedure, as one step:
 serving's engine (genai_serve/engines/images.py) calls it for rows of many requests at once (each drawing its own
 noise), and training and benchmarks call it in a plain loop:
 

@@ -1,4 +1,4 @@
-"""The sps-genai app's bigram language model (SEEDS.md 1.5), as plain Python + numpy: fit, score, generate, save.
+"""The sps-genai app's bigram language model, as plain Python + numpy: fit, score, generate, save.
 
 P(w | p) = (c(p, w) + alpha) / (c(p) + alpha * V), Laplace smoothing at alpha = 1, over the whole
 vocabulary V (specials included, as in the sps-genai app). Every text is <s> tokens </s>.

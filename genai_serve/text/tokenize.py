@@ -1,6 +1,6 @@
 """Word tokenisation, detokenisation and the vocabulary shared by the bigram and the LSTM.
 
-The sps-genai app's tokeniser (SEEDS.md 1.5): words and single punctuation marks, lower-cased, punctuation kept as
+The sps-genai app's tokeniser: words and single punctuation marks, lower-cased, punctuation kept as
 tokens, every text wrapped as <s> ... </s>. The sps-genai app matched words with [A-Za-z0-9_]+, which splits
 accented words ("Dantès" -> "dant", "s": the è matched neither alternative and was dropped); we match
 \\w+ (Unicode letters), which is the same on ASCII text and keeps "dantès" whole.

@@ -42,7 +42,7 @@ def test_seed_app_answers_in_seed_1s_shapes(seed_client):
     out = r.json()
     assert abs(sum(out["probs"]) - 1) < 1e-4 and out["pred_label"] in ("airplane", "ship", "truck", "cat", "dog",
                                                                           "automobile", "bird", "deer", "frog", "horse")
-    # SEEDS.md 1.7: n=4 gives a 62x62 grid for 28 px digits and 70x70 for 32 px images (2 px white padding)
+    # the sps-genai app's grids: n=4 gives a 62x62 grid for 28 px digits and 70x70 for 32 px images (2 px white padding)
     assert grid_size(seed_client.get("/gan/generate", params={"num_samples": 4}).json()) == (62, 62)
     assert grid_size(seed_client.get("/diffusion/generate", params={"num_samples": 4, "diffusion_steps": 2}).json()) \
         == (70, 70)

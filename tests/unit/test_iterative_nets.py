@@ -1,4 +1,4 @@
-"""The iterative samplers' per-step networks: EnergyModel and the diffusion UNet (SEEDS.md 1.3)."""
+"""The iterative samplers' per-step networks: EnergyModel and the diffusion UNet."""
 import numpy as np
 import onnxruntime as ort
 import pytest
