@@ -101,14 +101,19 @@ class IterativeHandler(BaseHandler):
     def _submit_new(self, context, data: list, rids: list[str]) -> tuple[int, dict[int, str]]:
         """Parse the requests seen for the first time and hand them to the scheduler; (how many were new,
         {index: whole response} for those answered in this call: refused, or with nothing to run)."""
-        new, answered = 0, {}
+        new, answered, parsed = 0, {}, []
         for i, (rid, request) in enumerate(zip(rids, data)):
             if rid in self.scheduler:
                 continue
             new += 1
             job, refusal = self.parse_one(context, i, request)
-            if refusal is None:
-                refusal = self._submit(context, i, rid, job)
+            if refusal is not None:
+                answered[i] = refusal
+            else:
+                parsed.append((i, rid, job))
+        # higher priority first: when the work held leaves room for some of them only, they get it
+        for i, rid, job in sorted(parsed, key=lambda p: -int(getattr(p[2], "priority", 0) or 0)):
+            refusal = self._submit(context, i, rid, job)
             if refusal is not None:
                 answered[i] = refusal
         for i, rid in enumerate(rids):  # how many requests share the steps a new one starts with

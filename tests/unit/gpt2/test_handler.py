@@ -156,3 +156,14 @@ def test_describe_and_model_card(gpt2_handler):
     h, _ = gpt2_handler("2.0")
     card = h.describe()["model_card"]
     assert card["version"] == "2.0" and card["parity"]["passed"]
+
+
+def test_requests_arriving_together_are_admitted_higher_priority_first(gpt2_handler):
+    """When the work held leaves room for one of two new requests, the one with the higher priority gets it."""
+    h, ctx = gpt2_handler("1.0")
+    low = {**QA, "max_new_tokens": 8, "seed": 1, "priority": 0}
+    high = {**QA, "max_new_tokens": 8, "seed": 1, "priority": 5}
+    h.scheduler.max_cost = h.scheduler.cost(h.parse_request(high))  # room for exactly one of them
+    first, second = ask(h, ctx, [low, high])
+    assert (first.status, second.status) == (429, 200), (first.body, second.body)
+    assert "Retry-After" in first.headers
