@@ -127,3 +127,14 @@ def test_an_exported_version_is_scored_by_the_serving_loop_on_the_held_out_sets(
             r = evaluate_onnx(gpt2_exports.artifact_dir("gpt2_qa", version), examples, threads=1, **settings)
             assert r["n"] == 4 and all(0 <= r[k] <= 1 for k in ("exact_match", "f1", "contained", "format_compliance"))
             assert 0 < r["mean_length"] <= 48 and len(r["samples"]) == 3
+
+
+def test_the_offline_training_split_interleaves_the_generators_named():
+    from training.gpt2_data import load_examples
+
+    mixed, src = load_examples(None, "train", 6)
+    assert src["per_source"]["squad_gen"] > 0 and src["per_source"]["reading_gen"] > 0 and src["examples"] == 6
+    squad_contexts = {e["context"] for e in load_examples(None, "train", 50, sources=("squad_gen",))[0]}
+    assert [e["context"] in squad_contexts for e in mixed] == [True, False] * 3
+    only, src = load_examples(None, "train", 4, sources=("squad_gen",))
+    assert all(e["context"] in squad_contexts for e in only) and list(src["per_source"]) == ["squad_gen"]
