@@ -13,7 +13,7 @@ token as trained ones. A 32-token prompt, 64 new tokens, greedy, every row runs 
   4. time to the first token of our loop at batch 1 (the floor under streaming's first-token latency).
 Rounds alternate so machine drift hits every side; medians. `--smoke` runs the same code at a tiny shape
 (2 layers, 32 wide) with one round and writes nothing: a check that it works, not a measurement. Writes the `bench:gpt2` section of
-docs/BENCHMARKS.md. Served figures (through TorchServe) need a 124M archive: see the README.
+docs/BENCHMARKS.md. Served figures (through TorchServe): bench_gpt2_served.py (`make bench-gpt2-served`).
 """
 from __future__ import annotations
 

@@ -100,12 +100,13 @@ def run_locust(host: str, models: str, users: int, duration: str, env: dict | No
 
 
 def first_answer(host: str, models: str, env: dict | None = None, locustfile: Path = LOCUSTFILE,
-                 timeout_s: float = 300.0) -> LoadResult:
-    """One user against `host` in windows of 1, 2, 4, ... s until a window holds a successful answer; RuntimeError
-    once `timeout_s` has passed without one. However slow the machine, a side that works is ready afterwards."""
+                 timeout_s: float = 300.0, **measured) -> LoadResult:
+    """One user against `host` in windows of 1, 2, 4, ... s until a window holds a successful answer, and that
+    window's result (`measured`: run_locust's server_pid, logs or groups); RuntimeError once `timeout_s` has passed
+    without one. However slow the machine, a side that works is ready afterwards."""
     deadline, window = time.monotonic() + timeout_s, 1
     while True:
-        result = run_locust(host, models, 1, f"{window}s", env=env, locustfile=locustfile)
+        result = run_locust(host, models, 1, f"{window}s", env=env, locustfile=locustfile, **measured)
         if result.requests > result.failures:
             return result
         if time.monotonic() > deadline:

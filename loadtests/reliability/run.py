@@ -1,7 +1,8 @@
 """`make reliability` / `make soak`: the whole reliability suite against the running server (`make serve`),
 written to docs/RELIABILITY.md (+ docs/reliability-rss.svg).
 
-    python -m loadtests.reliability.run [--soak-seconds 600] [--soak-only]
+    python -m loadtests reliability [--soak-seconds 600]      (make reliability)
+    python -m loadtests soak [--soak-seconds 600]             (make soak: only 5.)
 
 1. every registry model gets its whole generated hostile-input corpus (500+ requests, hostile.py), then a body
    one byte over max_request_size; worker PIDs must not change;
@@ -143,13 +144,10 @@ def main(argv=None) -> int:
     sections += ["## Soak", "", *rows, ""]
     ok &= passed
     head = ["# Reliability", "", f"Measured {time.strftime('%Y-%m-%d %H:%M')} UTC on {platform.node() or 'this machine'} "
-            f"({platform.machine()}, 2 cores) with `python -m loadtests.reliability.run --soak-seconds "
-            f"{args.soak_seconds:.0f}{' --soak-only' if args.soak_only else ''}` against `make serve` "
+            f"({platform.machine()}, 2 cores) with `python -m loadtests {'soak' if args.soak_only else 'reliability'} "
+            f"--soak-seconds {args.soak_seconds:.0f}` against `make serve` "
             f"(models: {', '.join(registry)}). Result: **{'PASS' if ok else 'FAIL'}**.", ""]
     (REPO_ROOT / "docs" / "RELIABILITY.md").write_text("\n".join(head + sections))
     print(json.dumps({"ok": ok}))
     return 0 if ok else 1
 
-
-if __name__ == "__main__":
-    sys.exit(main())
