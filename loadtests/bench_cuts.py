@@ -1,4 +1,4 @@
-"""Parts `cuts` and `settings` of the serving benchmarks (issue 16, part 2): each change to the one-shot path
+"""Parts `cuts` and `settings` of the serving benchmarks: each change to the one-shot path
 measured alone, before beside after, in one run.
 
   python -m loadtests serving --parts cuts,settings      (make bench-cuts)

@@ -140,7 +140,7 @@ def render(r: dict, rounds: int, threads: int, load: float) -> str:
         f"Time to the first token of our loop at bs 1 (prompt block + first pick, in-process): {r['ttft_ms']:.0f} ms.",
         "",
         f"1-minute load average when the run started: {load:.1f} on {os.cpu_count()} cores. Other jobs on the same "
-        "cores slow eager torch far more than ONNX Runtime (DESIGN.md's unshared probe: eager 35.7 / 120, plain "
+        "cores slow eager torch far more than ONNX Runtime (an unshared probe: eager 35.7 / 120, plain "
         "ORT loop 43.8 / 192 tok/s), so compare the rows of one run, not runs on a busy and an idle machine.",
     ]
     return "\n".join(lines)

@@ -113,7 +113,7 @@ def main(argv=None) -> None:
         "|---|---|---|",
         f"| first token, 1 client, p50 ms (served: first NDJSON token line) | {raw['ttft_ms_p50']:.0f} | "
         f"{s['ttft_ms_p50']:.0f} |",
-        "Targets (issue 5): served >= 200 tok/s at 8 clients, overhead <= 20% (served / raw >= 0.8), first "
+        "Targets: served >= 200 tok/s at 8 clients, overhead <= 20% (served / raw >= 0.8), first "
         "token p50 <= 60 ms.",
     ])
     print(text)

@@ -1,4 +1,4 @@
-"""The iterative models scheduled per step (issue 14), measured side by side in one run against private TorchServes
+"""The iterative models scheduled per step, measured side by side in one run against private TorchServes
 on free loopback ports:
 
   python -m loadtests iterative [--parts joining,gpt2,slice] [--rounds 3]   (make bench-iterative)

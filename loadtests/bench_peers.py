@@ -1,4 +1,4 @@
-"""Part `peers` of the serving benchmarks (issue 16): our serving path beside what a user would run instead.
+"""Part `peers` of the serving benchmarks: our serving path beside what a user would run instead.
 
   python -m loadtests serving --parts peers [--duration 10] [--peer-rounds 3] [--peer-users 1,4,16]
   make bench-peers                    (make bench-serving runs it with the other parts)
@@ -11,8 +11,8 @@ thread count (genai_serve/runtime.py thread_budget) and the registry's sample pa
   TorchServe gRPC     loadtests/grpc_locustfile.py: the same body as Predictions' `data`, same server
   FastAPI peer        loadtests/peer_fastapi.py     (peer_common.peer_server: a subprocess, its own process group)
   LitServe peer       loadtests/peer_litserve.py
-  seed app            loadtests/seed_app.py: seed 1's FastAPI endpoints on eager torch, one request at a time, on the
-                      checkpoints (not the ONNX graph), with loadtests/seed_locustfile.py sending seed 1's requests
+  seed app            loadtests/seed_app.py: the sps-genai app's FastAPI endpoints on eager torch, one request at a time, on the
+                      checkpoints (not the ONNX graph), with loadtests/seed_locustfile.py sending the sps-genai app's requests
   handler in-process  harness/handlers.py raw_rates: the whole handler called as TorchServe calls it, at the mean batch
                       our best path formed, no server and no client: the ceiling a server approaches
 
@@ -54,7 +54,7 @@ SIDES = OURS + tuple(PEERS.values()) + (SEED,)
 SERVERS = ("torchserve", *PEERS, "seed")
 HANDLER = "handler in-process"
 USERS = (1, 4, 16)
-DONE_USERS = 16  # issue 16's done-when is stated at 16 users
+DONE_USERS = 16  # the peers comparison's target is stated at 16 users
 HANDLER_SHARE, PEER_RATIO = 0.7, 1.0  # ... ours >= 0.7 of the handler, >= 1.0x the best peer at <= its p99
 
 
@@ -80,7 +80,7 @@ def serve(kind: str, models: list[str], base: Path, workdir: Path):
                          {"GENAI_KEY_FILE": str(server.key_file)}, lambda: torchserve_groups(server.pid()),
                          logs=server.workdir / "logs")
         return
-    if kind == "seed":  # seed 1's FastAPI app: eager torch on the checkpoints, one request at a time, no token
+    if kind == "seed":  # the sps-genai app's FastAPI app: eager torch on the checkpoints, one request at a time, no token
         with seed_app(models, project=base) as (url, proc):
             yield Target({SEED: (url, SEED_LOCUSTFILE)}, {}, lambda: tree_group("seed", proc.pid))
         return
@@ -231,7 +231,7 @@ def cpu_cell(groups: dict[str, float]) -> str:
 
 
 def verdict(model: str, top: int, tables: dict, best: dict, handler: dict) -> list[str]:
-    """The ratios and issue 16's done-when at the run's top number of users, computed from the medians."""
+    """The ratios and the target at the run's top number of users, computed from the medians."""
     side, ours = best[(model, top)]
     rate, batch, _ = handler[(model, top)]
     peer_side, peer = best_of(tables[(model, top)], PEERS.values())
@@ -246,9 +246,9 @@ def verdict(model: str, top: int, tables: dict, best: dict, handler: dict) -> li
             f"{batch}, {rate:.0f} req/s) = **{share:.2f}** (>= {HANDLER_SHARE}: {_yes(share_met)})",
             f"- ours / best peer ({peer_side}, {peer.rps:.0f} req/s, p99 {peer.p99:.0f} ms) = **{ratio:.2f}x** at "
             f"our p99 {ours.p99:.0f} ms (>= {PEER_RATIO:.1f}x at an equal or lower p99: {_yes(peer_met)})",
-            f"- ours / {SEED} (seed 1's FastAPI + eager torch path, same run) = **{ours.rps / seed.rps if seed.rps else float('inf'):.1f}x** "
+            f"- ours / {SEED} (the sps-genai app's FastAPI + eager torch path, same run) = **{ours.rps / seed.rps if seed.rps else float('inf'):.1f}x** "
             f"(p99 {ours.p99:.0f} vs {seed.p99:.0f} ms)",
-            f"- issue 16 done-when for {model}: **{'met' if share_met and peer_met else 'not met'}**{scope}"]
+            f"- target for {model}: **{'met' if share_met and peer_met else 'not met'}**{scope}"]
 
 
 def _yes(flag: bool) -> str:

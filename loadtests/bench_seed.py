@@ -37,7 +37,7 @@ def seed_path(duration: int, rounds: int, models: list[str]) -> str:
     results = measure(duration, rounds, models)
     out = [f"Command: `python -m loadtests serving --parts seed --duration {duration} --rounds {rounds}` "
            f"({time.strftime('%Y-%m-%d')}). Seed path: loadtests/seed_app.py (FastAPI + uvicorn, eager torch, no "
-           "batching, seed 1's request shapes) on the same checkpoints; ours: TorchServe with the registry's settings; "
+           "batching, the sps-genai app's request shapes) on the same checkpoints; ours: TorchServe with the registry's settings; "
            f"both sides use {os.cpu_count()} threads per model. "
            f"Closed-loop Locust users, {duration} s per side per round, {rounds} rounds alternating; medians.", "",
            "| model | payload | users | ours req/s | seed req/s | ours / seed | ours p50 / p99 ms | seed p50 / p99 ms | failures (ours, seed) |",

@@ -1,6 +1,6 @@
 """Locust users for TorchServe's gRPC inference API: the same registry sample payloads loadtests/locustfile.py
 sends over REST, as the `data` input of a Predictions call (TorchServe hands it to the worker as a REST body's
-bytes), for the side-by-side benchmark of issue 16 (loadtests/bench_peers.py, `make bench-peers`).
+bytes), for the side-by-side benchmark (loadtests/bench_peers.py, `make bench-peers`).
 
   GENAI_MODELS=cnn GENAI_KEY_FILE=key_file.json locust -f loadtests/grpc_locustfile.py --headless -u 16 -r 16 \
       -t 10s --host grpc://127.0.0.1:7070

@@ -1,5 +1,5 @@
 """What both peers (loadtests/peer_fastapi.py, loadtests/peer_litserve.py) share: the servers a user would run
-instead of TorchServe on the same model.onnx, for the side-by-side benchmark of issue 16.
+instead of TorchServe on the same model.onnx, for the side-by-side benchmark (`make bench-peers`).
 
 Neither peer writes its own pre/post-processing: each loads the project's handler class for the model (handlers/
 cnn.py, handlers/gan.py: plain Python, no TorchServe import) on the exported artifacts, as loadtests/inprocess.py

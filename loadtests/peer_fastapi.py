@@ -1,4 +1,4 @@
-"""Peer 1 (issue 16): what a user would write instead of TorchServe: FastAPI + uvicorn, one ONNX Runtime session
+"""Peer 1: what a user would write instead of TorchServe: FastAPI + uvicorn, one ONNX Runtime session
 per model, and an asyncio dynamic micro-batcher. Same URL, bodies and 4xx as ours, so loadtests/locustfile.py
 runs against it unchanged:
 

@@ -1,4 +1,4 @@
-"""Peer 2 (issue 16): a kept serving framework from the package index on the same model.onnx: LitServe.
+"""Peer 2: a kept serving framework from the package index on the same model.onnx: LitServe.
 
   python -m loadtests.peer_litserve --base DIR --port 8091 --models cnn,gan [--key-file key_file.json]
 

@@ -1,5 +1,5 @@
-"""The serving path users would otherwise take: a minimal, faithful reproduction of seed 1's FastAPI app
-(../shared/reference/SEEDS.md section 1.7) for the benchmarks in loadtests/bench_seed.py and
+"""The serving path users would otherwise take: a minimal, faithful reproduction of the sps-genai app's FastAPI app
+for the benchmarks in loadtests/bench_seed.py and
 loadtests/bench_peers.py.
 
 Same as the seed: FastAPI + uvicorn, one process, eager torch, no batching; `/predict_cifar10` is `async` (so
@@ -36,7 +36,7 @@ from genai_serve.imaging import CIFAR10_CLASSES
 from genai_ops.registry import Paths
 from genai_serve.sampling.diffusion import denormalize, reverse_step
 
-CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)  # seed 1's Normalize
+CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)  # the sps-genai app's Normalize
 PREPROCESS = transforms.Compose([transforms.Resize((64, 64)), transforms.ToTensor(),
                                  transforms.Normalize(CIFAR_MEAN, CIFAR_STD)])
 MODELS = [m for m in os.environ.get("GENAI_SEED_MODELS", "cnn,gan,diffusion").split(",") if m]
@@ -46,17 +46,17 @@ nets: dict[str, tuple] = {}
 
 @asynccontextmanager
 async def lifespan(_app):
-    """Load every network at start-up, as seed 1 did for the CNN (its generators loaded lazily on first use)."""
+    """Load every network at start-up, as the sps-genai app did for the CNN (its generators loaded lazily on first use)."""
     for name in MODELS:
         nets[name] = load_gpt2() if name == "gpt2_qa" else build_from_checkpoint(PATHS.checkpoint(name))
     yield
 
 
-app = FastAPI(title="seed 1 serving path (benchmark reproduction)", lifespan=lifespan)
+app = FastAPI(title="the sps-genai app's serving path (benchmark reproduction)", lifespan=lifespan)
 
 
 def load_gpt2():
-    """The fine-tuned HF directory of gpt2_qa's default version, as seed 1 loaded its own (eager, eval mode)."""
+    """The fine-tuned HF directory of gpt2_qa's default version, as the sps-genai app loaded its own (eager, eval mode)."""
     from transformers import AutoTokenizer, GPT2LMHeadModel
 
     from genai_ops.registry import load_registry
@@ -66,8 +66,8 @@ def load_gpt2():
 
 
 class AnswerRequest(BaseModel):
-    """Seed 1's /gpt2/answer body, plus `context` and `max_new_tokens` so both sides do the same work (the
-    prompt is this project's template: the checkpoints were fine-tuned on it, not on seed 1's)."""
+    """The sps-genai app's /gpt2/answer body, plus `context` and `max_new_tokens` so both sides do the same work (the
+    prompt is this project's template: the checkpoints were fine-tuned on it, not on the sps-genai app's)."""
     question: str
     context: str | None = None
     max_new_tokens: int = 64
@@ -79,12 +79,12 @@ class AnswerRequest(BaseModel):
 def gpt2_answer(request: AnswerRequest):
     model, tokenizer = nets["gpt2_qa"]
     ids = tokenizer(template.prompt(request.question, request.context), return_tensors="pt").input_ids
-    with torch.no_grad():  # seed 1: do_sample with the request's temperature and top_p, transformers' top_k 50
+    with torch.no_grad():  # the sps-genai app: do_sample with the request's temperature and top_p, transformers' top_k 50
         out = model.generate(ids, max_new_tokens=request.max_new_tokens, do_sample=True,
                              temperature=request.temperature, top_p=request.top_p,
                              pad_token_id=tokenizer.eos_token_id)
     new = out[0, ids.shape[1]:]
-    # completion_tokens is not in seed 1's response: the benchmark needs it for tokens/s on both sides
+    # completion_tokens is not in the sps-genai app's response: the benchmark needs it for tokens/s on both sides
     return {"question": request.question, "answer": tokenizer.decode(new, skip_special_tokens=True),
             "model": "gpt2-squad-finetuned", "completion_tokens": int(new.shape[0])}
 

@@ -1,5 +1,5 @@
 """Locust users for the seeds' serving path (loadtests/seed_app.py), sending the same payloads as
-loadtests/locustfile.py sends to TorchServe (the registry's sample requests) in the shape seed 1 took them:
+loadtests/locustfile.py sends to TorchServe (the registry's sample requests) in the shape the sps-genai app took them:
 the CNN's image as a multipart field `file`, the image generators' JSON fields as query parameters of a
 GET, GPT-2's as a JSON body (the `seed` field has no seed-app equivalent and is dropped). GENAI_MODELS picks the models.
 """

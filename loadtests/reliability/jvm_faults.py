@@ -1,4 +1,4 @@
-"""Faults beyond a worker kill (issue 17, part 3), on a private server that the container entrypoint supervises.
+"""Faults beyond a worker kill, on a private server that the container entrypoint supervises.
 
   (a) `kill -9` of the JVM under load: `python -m genai_ops.container` restarts TorchServe and registers again
       what run/state.json records (genai_ops/container.py). Measured: seconds from the kill to serving again

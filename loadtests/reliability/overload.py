@@ -1,4 +1,4 @@
-"""Overload: bounded load above a model's capacity, and what every request got back (issue 17, part 2).
+"""Overload: bounded load above a model's capacity, and what every request got back.
 
 Two limits refuse work, and a refusal must be fast, JSON and documented:
   * TorchServe's job queue (`jobQueueSize` per model, 100): `batchSize` requests per worker are in the handler,

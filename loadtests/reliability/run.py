@@ -31,8 +31,8 @@ from loadtests.reliability.send_corpus import check, probe
 from loadtests.reliability.soak import soak, svg_plot
 from genai_ops.server import CONFIG_TEMPLATE, Server, read_properties
 
-GROWTH_LIMIT = 10.0  # percent, after warm-up (issue 7)
-PSS_BUDGET_MB = 3 * 1024  # all eight models, JVM included (issue 17)
+GROWTH_LIMIT = 10.0  # percent, after warm-up
+PSS_BUDGET_MB = 3 * 1024  # all eight models, JVM included
 
 
 def input_section(server: Server, registry) -> tuple[list[str], bool]:

@@ -131,5 +131,5 @@ def multipart_cases(spec: ModelSpec) -> list[Case]:
                content_type="multipart/form-data; boundary=not-in-the-body"),
         # Not here: a part without a name. TorchServe 0.12's frontend answers it 500 before any handler runs
         # (Netty's decoder fails with a NullPointerException wrapped in ErrorDataDecoderException, which
-        # InferenceRequestHandler does not catch; measured for issue 17): a TorchServe bug no handler can reach.
+        # InferenceRequestHandler does not catch; measured): a TorchServe bug no handler can reach.
     ]

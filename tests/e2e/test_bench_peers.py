@@ -55,9 +55,9 @@ def test_every_side_answers_and_the_section_has_a_row_for_each(archived, tmp_pat
             assert rows[side][1] == "1"  # users
         assert float(rows["handler in-process"][2]) > 0
     for model in MODELS:
-        assert re.search(r"- ours / seed app \(seed 1's FastAPI \+ eager torch path, same run\) = \*\*[0-9.]+x\*\*",
+        assert re.search(r"- ours / seed app \(the sps-genai app's FastAPI \+ eager torch path, same run\) = \*\*[0-9.]+x\*\*",
                          section)
-        assert re.search(rf"issue 16 done-when for {model}: \*\*(met|not met)\*\* \(the done-when is stated at 16",
+        assert re.search(rf"target for {model}: \*\*(met|not met)\*\* \(the done-when is stated at 16",
                          section), section
     assert "| TorchServe gRPC |" in capsys.readouterr().out  # the part prints what it writes
 

@@ -7,7 +7,7 @@
     config: TorchServe loads the models from model_snapshot alone (no register call), and KServe's model server
     answers v1 and v2 requests sent with KServe's own client, refusals included.
 
-One small real archive (bigram: trained on seed 1's sentences in a second) built through the project's own
+One small real archive (bigram: trained on the sps-genai app's sentences in a second) built through the project's own
 train -> export -> archive pipeline keeps this fast.
 """
 from __future__ import annotations

@@ -56,10 +56,10 @@ def test_text_mode(served):
 
 
 @pytest.mark.parametrize("body, n", [
-    ({"question": "Where did Julia live?", "max_length": 60, "temperature": 0.7, "top_p": 0.9}, 1),  # seed 1
-    ({"question": "Where did Julia live?", "num_responses": 3, "max_length": 60, "temperature": 0.8}, 3),  # seed 1
+    ({"question": "Where did Julia live?", "max_length": 60, "temperature": 0.7, "top_p": 0.9}, 1),  # the sps-genai app
+    ({"question": "Where did Julia live?", "num_responses": 3, "max_length": 60, "temperature": 0.8}, 3),  # the sps-genai app
     ({"start_word": None, "length": 50, "question": "Where did Julia live?", "context": "Julia lived in Thornmoor.",
-      "max_new_tokens": 10, "use_rl_model": True}, 1),  # seed 2 /generate_with_llm
+      "max_new_tokens": 10, "use_rl_model": True}, 1),  # the post-training app /generate_with_llm
 ])
 def test_seed_shaped_bodies(served, body, n):
     r = post(served, body)

@@ -41,7 +41,7 @@ def test_valid_requests_return_decodable_png_grids_of_the_seed_size(served, mode
 
 
 def test_the_seed_apps_parameters_work_as_form_fields(served):
-    # Seed 1 took these as URL query parameters; TorchServe passes only the body to handlers
+    # The sps-genai app took these as URL query parameters; TorchServe passes only the body to handlers
     # (pytorch/serve#989), so the same fields come form-encoded (curl -d "num_samples=4&...").
     r = served.server.call("POST", "inference", "/predictions/diffusion",
                            data={"num_samples": 4, "diffusion_steps": 2, "image_size": 32})

@@ -1,4 +1,4 @@
-"""Faults beyond a worker kill through the container entrypoint (issue 17, part 3), on a private server built from
+"""Faults beyond a worker kill through the container entrypoint, on a private server built from
 the shared fixture's archives (never the shared JVM): a truncated and a garbage .mar at start are named and the
 good model is served; a `kill -9` of the JVM under load is followed by a restart that brings back the promoted
 version and default from run/state.json, and every request sent after recovery succeeds."""

@@ -1,4 +1,4 @@
-"""Load above capacity on one model of each class through the shared real TorchServe (issue 17, part 2): every
+"""Load above capacity on one model of each class through the shared real TorchServe: every
 refusal is TorchServe's 503 (job queue full) or our scheduler's 429 with Retry-After, each with its documented
 JSON body; every accepted request succeeds; nothing runs past its client timeout; the queue really filled; no
 worker died. Bounded: a few seconds of load per model, then the model drains (loadtests/reliability/overload.py)."""

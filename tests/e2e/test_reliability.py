@@ -1,5 +1,5 @@
-"""Hostile input for every registry model and a killed worker, through a real TorchServe (the fast part of
-issue 7's suite; `make reliability` runs the whole of it against `make serve`)."""
+"""Hostile input for every registry model and a killed worker, through a real TorchServe (the fast part of the
+reliability suite; `make reliability` runs the whole of it against `make serve`)."""
 from __future__ import annotations
 
 

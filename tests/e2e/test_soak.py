@@ -1,5 +1,5 @@
 """The short version of `make soak`: every served model's sample request under mixed load for a bounded time
-against a real TorchServe, with RSS/PSS of the JVM and of each worker sampled (issue 17's soak, in minutes
+against a real TorchServe, with RSS/PSS of the JVM and of each worker sampled (the reliability soak, in minutes
 rather than 30)."""
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Fixtures for the text models: small real checkpoints, exported through the real export path.
 
-  bigram      trained on seed 1's four sentences with min_freq 1 (seed 1's exact model)
-  lstm        a few steps on seed 1's sentences: weights barely trained, but every mechanism is real
+  bigram      trained on the sps-genai app's four sentences with min_freq 1 (the sps-genai app's exact model)
+  lstm        a few steps on the sps-genai app's sentences: weights barely trained, but every mechanism is real
   embeddings  a crafted vectors table whose neighbours are known exactly (kings, queens, animals, food)
 """
 from __future__ import annotations

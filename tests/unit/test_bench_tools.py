@@ -1,4 +1,4 @@
-"""The benchmark tooling (loadtests/): the seeds' serving path reproduction answers as seed 1 did, the seed
+"""The benchmark tooling (loadtests/): the seeds' serving path reproduction answers as the sps-genai app did, the seed
 Locust users' requests are accepted by it, and the numbers read back from logs and profiles are parsed right.
 Speed is never asserted here (docs/BENCHMARKS.md holds the measurements). Nothing here imports locust:
 it monkey-patches the whole process with gevent (tests/e2e/test_loadtest.py runs the Locust users for real)."""

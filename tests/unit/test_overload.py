@@ -43,7 +43,7 @@ def test_the_plan_fills_the_queue_and_leaves_half_a_largest_request_of_the_cost_
     held = sum(b["num_samples"] * b["steps"] for b in ebm.ballast)
     cap = registry["ebm"].handler_config["scheduler"]["max_cost"]
     largest = ov.largest_request(registry["ebm"])
-    assert held == cap - largest["num_samples"] * largest["steps"] / 2  # a largest request no longer fits
+    assert held == cap - largest["num_samples"] * largest["steps"] / 2  # a largest request does not fit now
     sample = registry["ebm"].sample["json"]
     assert held + sample["num_samples"] * sample["steps"] <= cap  # a sample request still does
     assert ebm.expect == (503, 429) and plans["text"].expect == (503,)

@@ -1,4 +1,4 @@
-"""The peers of issue 16 (loadtests/peer_fastapi.py, loadtests/peer_litserve.py), each started as a real subprocess
+"""The peers (loadtests/peer_fastapi.py, loadtests/peer_litserve.py), each started as a real subprocess
 on a free loopback port through its command line, on cnn and gan really exported from random weights
 (tests/conftest.py random_exports): the same input gives the same answer as our handler called in-process
 (loadtests/inprocess.py), concurrent requests all succeed and are batched, a bad request gets our 4xx naming the
@@ -58,7 +58,7 @@ def gan_body(seed: int, n: int = 4, layout: str = "grid") -> bytes:
 def test_same_input_same_answer_as_our_handler(peer, ours):
     _, url, headers, _ = peer
     image = png((20, 120, 200), (50, 37))
-    # cnn: raw image bytes (what the Locust user sends), a multipart `file` (seed 1's shape), base64 JSON with topk
+    # cnn: raw image bytes (what the Locust user sends), a multipart `file` (the sps-genai app's shape), base64 JSON with topk
     r = post(url, "cnn", headers, image, "image/png")
     assert r.status_code == 200 and r.headers["X-Batch-Size"], r.text
     assert r.json() == ours("cnn", {"body": image})[1]

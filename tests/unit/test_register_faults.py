@@ -1,4 +1,4 @@
-"""A bad archive at start-up (issue 17): Server.register_all skips a missing, truncated or garbage .mar with one
+"""A bad archive at start-up: Server.register_all skips a missing, truncated or garbage .mar with one
 line naming the file and still registers every other model; archive_problem tells those cases apart. TorchServe
 is replaced by a recorder here (register/set-default calls); tests/e2e/test_jvm_faults.py runs the real one."""
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Tokeniser, vocabulary, sampling and seed 1's bigram model, reproduced from its four sentences."""
+"""Tokeniser, vocabulary, sampling and the sps-genai app's bigram model, reproduced from its four sentences."""
 import json
 import math
 
@@ -26,7 +26,7 @@ def test_tokenizer_lowercases_keeps_punctuation_and_accented_words():
 def test_vocabulary_starts_with_the_specials_in_first_occurrence_order(seed1):
     assert tuple(seed1.vocab.tokens[:3]) == SPECIALS
     assert seed1.vocab.tokens[3:7] == ["the", "count", "of", "monte"]
-    # seed 1 had 46 entries: its [A-Za-z0-9_]+ split "dantès" into "dant" + "s"; we keep the word whole
+    # the sps-genai app had 46 entries: its [A-Za-z0-9_]+ split "dantès" into "dant" + "s"; we keep the word whole
     assert len(seed1.vocab) == 45 and "dantès" in seed1.vocab
     with pytest.raises(ValueError, match="starts with"):
         Vocab(["a", "<s>", "</s>", "<unk>"])

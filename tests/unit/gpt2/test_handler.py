@@ -49,12 +49,12 @@ def test_text_mode_continues_start_word_for_length_tokens(gpt2_handler):
 
 
 @pytest.mark.parametrize("body", [
-    {"question": "Where?", "max_length": 150, "temperature": 0.7, "top_p": 0.9},  # seed 1 /gpt2/answer
-    {"question": "Where?", "num_responses": 3, "max_length": 150, "temperature": 0.8},  # seed 1 /multiple
+    {"question": "Where?", "max_length": 150, "temperature": 0.7, "top_p": 0.9},  # the sps-genai app /gpt2/answer
+    {"question": "Where?", "num_responses": 3, "max_length": 150, "temperature": 0.8},  # the sps-genai app /multiple
     {"start_word": None, "length": 50, "question": "Where?", "context": "Here.", "max_new_tokens": 80,
-     "use_rl_model": True},  # seed 2 /generate_with_llm, QA
+     "use_rl_model": True},  # the post-training app /generate_with_llm, QA
     {"start_word": "The king", "length": 8, "question": None, "context": None, "max_new_tokens": None,
-     "use_rl_model": False},  # seed 2 text mode
+     "use_rl_model": False},  # the post-training app text mode
 ])
 def test_seed_bodies_are_accepted_as_they_are(gpt2_handler, body):
     h, ctx = gpt2_handler("1.0")
