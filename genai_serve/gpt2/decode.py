@@ -23,6 +23,8 @@ No torch or TorchServe import.
 """
 from __future__ import annotations
 
+import logging
+
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -31,6 +33,8 @@ import numpy as np
 Step = Callable[[np.ndarray, np.ndarray, np.ndarray, list | None], tuple[np.ndarray, list]]
 OnToken = Callable[["Row", int], None]
 
+
+log = logging.getLogger(__name__)
 
 @dataclass
 class Row:
@@ -190,7 +194,9 @@ class DecodeBatch:
         allowed = row.grammar.allowed(row.max_new_tokens - len(row.tokens)) if row.grammar is not None else None
         tok = choose(logits, row, allowed)  # this row's own settings, generator and grammar
         if tok == self.eos:
-            row.stopped_at_eos = row.finished = True
+            # under a grammar, end-of-text is a stop only where the grammar's text is whole, else it ends unfinished
+            row.stopped_at_eos = row.grammar is None or row.grammar.complete
+            row.finished = True
             return False
         row.tokens.append(tok)
         row.last = tok
@@ -198,6 +204,9 @@ class DecodeBatch:
             row.grammar.accept(tok)
             if row.grammar.complete:  # the grammar's text is whole: the row ends as at end-of-text
                 row.stopped_at_eos = row.finished = True
+            elif row.grammar.error is not None:  # never claim "stop" for text the grammar did not accept
+                log.warning("a grammar refused its row's token %d: %s; the row ends unfinished", tok, row.grammar.error)
+                row.finished = True
         if on_token:
             on_token(row, tok)
         row.finished = row.finished or len(row.tokens) >= row.max_new_tokens

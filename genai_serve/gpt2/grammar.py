@@ -71,8 +71,13 @@ class Constraint:
 
     @property
     def complete(self) -> bool:
-        """The text so far is a whole match: the row ends here."""
-        return self.matcher.is_accepting() or self.matcher.is_stopped()
+        """The text so far is a whole match: the row ends here (a matcher that stopped on an error is not)."""
+        return not self.matcher.is_error() and (self.matcher.is_accepting() or self.matcher.is_stopped())
+
+    @property
+    def error(self) -> str | None:
+        """Why the matcher cannot go on (a token it refused), or None: the row then ends unfinished."""
+        return self.matcher.get_error() if self.matcher.is_error() else None
 
 
 class Grammars:

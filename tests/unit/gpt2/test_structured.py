@@ -278,3 +278,44 @@ def test_native_streamed_logprobs_cover_every_token_once(h):
     final = [line for line in lines if line["type"] == "final"][0]
     assert got == final["responses"][0]["logprobs"] == plain.json()["responses"][0]["logprobs"]
     assert len(got) == final["completion_tokens"]
+
+
+class RefusingMatcher:
+    """A matcher that admits every token and then refuses the first one consumed (an error state)."""
+
+    def __init__(self, vocab):
+        self.vocab, self.err = vocab, None
+
+    def compute_bitmask(self):
+        return np.packbits(np.ones(self.vocab, bool), bitorder="little").tobytes()
+
+    def consume_token(self, token):
+        self.err = f"token {token} refused"
+        return False
+
+    def is_error(self):
+        return self.err is not None
+
+    def get_error(self):
+        return self.err
+
+    def is_accepting(self):
+        return False
+
+    def is_stopped(self):
+        return self.err is not None
+
+
+def test_a_grammar_that_errors_never_ends_its_row_as_a_stop(h):
+    """The guarantee: "stop" under a grammar means its text is whole; a matcher in an error state ends the row
+    unfinished ("length"), whatever token came."""
+    from genai_serve.gpt2.grammar import Constraint
+
+    handler, _ = h
+    vocab = handler.grammars.vocab
+    constraint = Constraint(RefusingMatcher(vocab), vocab)
+    row = Row(handler.tokenizer.encode("Once upon a time"), 5, 1.0, None, 1.0, np.random.default_rng(0),
+              grammar=constraint)
+    generate(handler.engine.batch.step, [row], handler.eos)
+    assert row.finished and not row.stopped_at_eos and row.finish_reason == "length"
+    assert constraint.error == f"token {row.tokens[0]} refused" and len(row.tokens) == 1
