@@ -138,3 +138,16 @@ def test_the_offline_training_split_interleaves_the_generators_named():
     assert [e["context"] in squad_contexts for e in mixed] == [True, False] * 3
     only, src = load_examples(None, "train", 4, sources=("squad_gen",))
     assert all(e["context"] in squad_contexts for e in only) and list(src["per_source"]) == ["squad_gen"]
+
+
+def test_the_generator_writes_the_same_data_whatever_pythons_hash_seed():
+    """Seeded means the same bytes in every process: nothing may depend on str hashing (set order)."""
+    import subprocess
+    import sys
+
+    code = ("import hashlib, json; from training import reading_gen; "
+            "d = reading_gen.build(splits={'train': 120, 'dev': 20}); "
+            "print(hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest())")
+    digests = {subprocess.run([sys.executable, "-c", code], env={**__import__("os").environ, "PYTHONHASHSEED": s},
+                              capture_output=True, text=True, check=True).stdout for s in ("1", "2", "3")}
+    assert len(digests) == 1
