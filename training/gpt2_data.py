@@ -43,20 +43,16 @@ def read_squad_json(path: Path) -> list[dict]:
 
 def generated_dir(root: Path = GENERATED) -> Path:
     """The offline default set, generated here if missing or stale (about a second)."""
-    from training import squad_gen
+    from training import squad_files, squad_gen
 
-    if not squad_gen.is_current(root):
-        squad_gen.write(root)
-    return root
+    return squad_files.ensure(root, squad_gen)
 
 
 def reading_dir(root: Path = READING) -> Path:
     """reading_gen's set, generated here if missing or stale (about a minute for 20,000 paragraphs)."""
-    from training import reading_gen
+    from training import reading_gen, squad_files
 
-    if not reading_gen.is_current(root):
-        reading_gen.write(root)
-    return root
+    return squad_files.ensure(root, reading_gen)
 
 
 def _where(root: Path) -> str:

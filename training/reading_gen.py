@@ -27,14 +27,12 @@ squad_gen: a name whose crc32 is 0 mod 5 is never a training name). Every answer
 """
 from __future__ import annotations
 
-import argparse
-import json
 import random
+import sys
 import re
 import zlib
-from pathlib import Path
 
-from training import squad_gen
+from training import squad_files, squad_gen
 
 VERSION = "reading_gen-2"  # bump when the output changes: a stale generated set is rewritten
 DEFAULT_SEED = 11
@@ -521,39 +519,10 @@ def build(seed: int = DEFAULT_SEED, splits: dict[str, int] = SPLITS) -> dict[str
             p += 1
             if not qas:
                 continue
-            items = [{"id": f"{split}-{p}-{q}", "question": question,
-                      "answers": [{"text": answer, "answer_start": context.find(answer)}]}
-                     for q, (question, answer) in enumerate(qas)]
-            data.append({"title": f"{split}-{p}", "paragraphs": [{"context": context, "qas": items}]})
-        out[split] = {"version": VERSION, "seed": seed, "data": data}
+            data.append(squad_files.paragraph_entry(split, p, context, qas))
+        out[split] = squad_files.document(VERSION, seed, data)
     return out
 
 
-def write(out_dir: Path, seed: int = DEFAULT_SEED) -> dict[str, int]:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    counts = {}
-    for split, doc in build(seed).items():
-        (out_dir / f"{split}.json").write_text(json.dumps(doc, ensure_ascii=False) + "\n")
-        counts[split] = sum(len(p["qas"]) for d in doc["data"] for p in d["paragraphs"])
-    return counts
-
-
-def is_current(out_dir: Path, seed: int = DEFAULT_SEED) -> bool:
-    try:
-        docs = [json.loads((out_dir / f"{s}.json").read_text()) for s in SPLITS]
-    except (OSError, ValueError):
-        return False
-    return all(d.get("version") == VERSION and d.get("seed") == seed for d in docs)
-
-
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out-dir", type=Path, required=True)
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    args = parser.parse_args(argv)
-    for split, n in write(args.out_dir, args.seed).items():
-        print(f"{split}: {n} questions -> {args.out_dir / f'{split}.json'}")
-
-
 if __name__ == "__main__":
-    main()
+    squad_files.cli(sys.modules[__name__])

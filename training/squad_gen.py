@@ -19,13 +19,12 @@ generated, not committed), then reads it like any SQuAD directory.
 """
 from __future__ import annotations
 
-import argparse
-import json
 import random
+import sys
 import zlib
-from pathlib import Path
 
 from training import corpus_lexicon as L
+from training import squad_files
 from training.corpus_gen import PRONOUNS, a
 
 VERSION = "squad_gen-4"  # bump when the generator's output changes: a stale generated set is rewritten
@@ -153,41 +152,10 @@ def build(seed: int = DEFAULT_SEED, splits: dict[str, int] = SPLITS) -> dict[str
         data = []
         for p in range(n):
             context, qas = paragraph(rng, names)
-            items = [{"id": f"{split}-{p}-{q}", "question": question,
-                      "answers": [{"text": answer, "answer_start": context.find(answer)}]}
-                     for q, (question, answer) in enumerate(qas)]
-            data.append({"title": f"{split}-{p}", "paragraphs": [{"context": context, "qas": items}]})
-        out[split] = {"version": VERSION, "seed": seed, "data": data}
+            data.append(squad_files.paragraph_entry(split, p, context, qas))
+        out[split] = squad_files.document(VERSION, seed, data)
     return out
 
 
-def write(out_dir: Path, seed: int = DEFAULT_SEED) -> dict[str, int]:
-    """Writes {train,dev}.json; returns questions per split."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    counts = {}
-    for split, doc in build(seed).items():
-        (out_dir / f"{split}.json").write_text(json.dumps(doc, ensure_ascii=False) + "\n")
-        counts[split] = sum(len(p["qas"]) for d in doc["data"] for p in d["paragraphs"])
-    return counts
-
-
-def is_current(out_dir: Path, seed: int = DEFAULT_SEED) -> bool:
-    """The directory holds what this generator writes (version and seed), so it need not be rewritten."""
-    try:
-        docs = [json.loads((out_dir / f"{s}.json").read_text()) for s in SPLITS]
-    except (OSError, ValueError):
-        return False
-    return all(d.get("version") == VERSION and d.get("seed") == seed for d in docs)
-
-
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out-dir", type=Path, required=True)
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    args = parser.parse_args(argv)
-    for split, n in write(args.out_dir, args.seed).items():
-        print(f"{split}: {n} questions -> {args.out_dir / f'{split}.json'}")
-
-
 if __name__ == "__main__":
-    main()
+    squad_files.cli(sys.modules[__name__])
