@@ -30,6 +30,7 @@ from genai_ops.registry import ModelSpec, Paths, load_registry, select
 from genai_ops.serve import TOKEN_LINE, curl_examples, curl_line, smoke
 from genai_ops.server import Server, ServerError, ports_from_env
 
+PRIOR_S = 120.0  # Progress.scale's weight for the registry's estimates
 STAGES = (("train", "training.run"), ("export", "export.run"), ("archive", "export.archive"))
 
 
@@ -42,7 +43,9 @@ class Progress:
     times: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def scale(self) -> float:
-        return self.trained_s / self.estimated_done_s if self.estimated_done_s else 1.0
+        # PRIOR_S of the registry's own pace counts as already seen: a 1-s estimate that took 4 s (mostly Python
+        # starting) must not quadruple the hour ahead; the long models' times then dominate as they come in
+        return (self.trained_s + PRIOR_S) / (self.estimated_done_s + PRIOR_S)
 
     def left_s(self, after: int) -> float:
         return self.scale() * sum(estimate(s) for s in self.specs[after:])

@@ -14,7 +14,12 @@ Per slice (one server call):
                        (images x steps, ...); one costing more than `max_cost` is refused with a 400 naming the
                        first of them; one that does not fit beside the work held is refused with Overloaded (429 +
                        Retry-After, estimated from the measured drain rate); the others join, with a deadline
-                       from the job's `timeout_s`;
+                       from the job's `timeout_s`. "Fits" is in cost units (`max_cost`) and, with `max_wait_s`, in
+                       time: the work held plus the new request must drain within `max_wait_s` at the measured
+                       rate, so an admitted request is answered within about that bound, and one that would not
+                       be is refused now instead of waiting longer than its client will. A worker with nothing
+                       to do takes any request up to `max_cost` (its own time is then its bound). `calibrate(job)`
+                       measures the rate when the worker starts, so the first burst is already judged in time;
   3. `run_slice()`     steps the running requests together until `slice_s` has passed, or a request finished,
                        or one produced its first output (so time to first output is not held back by the slice);
                        a request past its deadline stops with a 408 naming `timeout_s`. With `step_rows`, a step
@@ -119,7 +124,7 @@ Observer = Callable[[str, float], None]
 class Scheduler:
     def __init__(self, engine: Engine, max_cost: float, slice_s: float, *, cost: Sequence[str] = (),
                  cost_unit: str = "units", step_rows: int | None = None, max_skips: int = 20,
-                 clock: Callable[[], float] = time.monotonic, observe: Observer | None = None):
+                 max_wait_s: float | None = None, clock: Callable[[], float] = time.monotonic, observe: Observer | None = None):
         self.engine = engine
         self.max_cost = float(max_cost)
         self.slice_s = float(slice_s)
@@ -127,6 +132,7 @@ class Scheduler:
         self.step_rows, self.max_skips = step_rows, max_skips
         self.cost_factors = tuple(cost)  # job attributes whose product is a request's cost (images x steps)
         self.cost_unit = cost_unit
+        self.max_wait_s = max_wait_s  # None: admission counts cost units only
         self.clock = clock
         self.observe = observe or (lambda name, value: None)
         self.entries: dict[str, Entry] = {}
@@ -135,11 +141,14 @@ class Scheduler:
     @classmethod
     def for_model(cls, engine: Engine, settings: dict, observe: Observer | None = None) -> "Scheduler":
         """From a model's registry settings (models.yaml `handler_config.scheduler`: cost, cost_unit, max_cost,
-        slice_ms, step_rows). GENAI_SLICE_MS overrides the slice for one server (the benchmarks sweep it)."""
+        slice_ms, step_rows, max_wait_s). GENAI_SLICE_MS and GENAI_MAX_WAIT_S override them for one server (the
+        benchmarks sweep the slice; the tests bound the wait at a few seconds)."""
         slice_ms = float(os.environ.get("GENAI_SLICE_MS") or settings.get("slice_ms", 25))
+        max_wait_s = os.environ.get("GENAI_MAX_WAIT_S") or settings.get("max_wait_s")
         return cls(engine, float(settings.get("max_cost", math.inf)), slice_ms / 1000.0,
                    cost=settings.get("cost", ()), cost_unit=settings.get("cost_unit", "units"),
-                   step_rows=settings.get("step_rows"), observe=observe)
+                   step_rows=settings.get("step_rows"), observe=observe,
+                   max_wait_s=None if max_wait_s is None else float(max_wait_s))
 
     # -- membership ---------------------------------------------------------------------------------
     def __contains__(self, rid: str) -> bool:
@@ -180,11 +189,34 @@ class Scheduler:
             raise Overloaded(f"busy: this worker holds {held:.0f} of its {self.max_cost:.0f} {self.cost_unit}; this "
                              f"request needs {cost:.0f}. Retry later, or ask for less.",
                              self.retry_after(held + cost - self.max_cost))
+        if self.max_wait_s is not None and held > 0 and self._rate and (held + cost) / self._rate > self.max_wait_s:
+            self.observe("cost_refused", cost)
+            raise Overloaded(f"busy: this worker holds {held:.0f} {self.cost_unit} and drains about {self._rate:.0f} a "
+                             f"second; with this request's {cost:.0f} that is {(held + cost) / self._rate:.0f} s of work, "
+                             f"past this model's bound of {self.max_wait_s:g} s. Retry later, or ask for less.",
+                             self.retry_after(held + cost - self._rate * self.max_wait_s))
         now = self.clock()
         self.entries[rid] = Entry(rid, job, self.engine.start(job), float(cost), max(1, self.engine.total_steps(job)),
                                   stream, now, None if timeout_s is None else now + timeout_s,
                                   rows=self.engine.rows(job), priority=priority)
         self.observe("cost_admitted", cost)
+
+    def calibrate(self, job: Any, runs: int = 2) -> float | None:
+        """Run `job` to its end `runs` times outside admission and the metrics, keeping the last run's drain rate
+        (the first pays for the runtime's warm-up): admission then judges the first requests in time too.
+        Returns the rate, in cost units a second."""
+        observe, self.observe = self.observe, (lambda name, value: None)
+        try:
+            for _ in range(runs):
+                self._rate = None
+                rid = "_calibrate"
+                self.admit(rid, job, self.cost(job))
+                while self.busy():
+                    self.run_slice()
+                self.take(rid)
+        finally:
+            self.observe = observe
+        return self._rate
 
     def retry_after(self, excess: float) -> int:
         """Seconds until `excess` cost units have drained at the measured rate (1..600; 1 before any measurement)."""

@@ -55,7 +55,11 @@ class IterativeHandler(BaseHandler):
 
     def initialize(self, context) -> None:
         super().initialize(context)
-        self.scheduler = Scheduler.for_model(self.engine, self.config.get("scheduler", {}), observe=self._observe)
+        settings = self.config.get("scheduler", {})
+        self.scheduler = Scheduler.for_model(self.engine, settings, observe=self._observe)
+        if settings.get("calibrate"):  # a registry request run at load: admission knows the drain rate from the start
+            rate = self.scheduler.calibrate(self.parse_request(dict(settings["calibrate"]), ""))
+            log.info("%s: drains %.0f %s a second (calibration)", self.model_name, rate or 0, self.scheduler.cost_unit)
         # Without continuousBatching in model-config.yaml, TorchServe batches statically: each call's requests run
         # to the end inside that call (the benchmarks' baseline, and what an archive without the flag gets).
         self.continuous = bool((getattr(context, "model_yaml_config", None) or {}).get("continuousBatching"))

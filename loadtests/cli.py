@@ -1,7 +1,8 @@
 """One command line for every benchmark and the reliability harness:
 
   python -m loadtests serving [--parts overhead,seed,sweep,cuts,settings,peers] [--duration 10] [--smoke] ...
-  python -m loadtests samplers | gpt2 | gpt2-served | iterative | gpu-check | reliability | soak [options]
+  python -m loadtests samplers | gpt2 | gpt2-served | iterative | gpu-check | reliability | soak | heavy | grammar |
+                     grammar-eval | lowload [options]
 
 `serving` runs the parts against private TorchServes on `make all`'s archives (or --base's) and writes each to
 its section of docs/BENCHMARKS.md (--docs: another file; --smoke: nothing unless --docs is given):
@@ -35,7 +36,8 @@ PARTS = {  # part -> (suite module, function taking the parsed arguments, its se
 SUITES = {  # command -> (suite module, extra arguments before the user's)
     "samplers": ("bench_samplers", []), "gpt2": ("bench_gpt2", []), "gpt2-served": ("bench_gpt2_served", []),
     "iterative": ("bench_iterative", []), "gpu-check": ("gpu_check", []), "reliability": ("reliability.run", []),
-    "soak": ("reliability.run", ["--soak-only"]),
+    "soak": ("reliability.run", ["--soak-only"]), "heavy": ("reliability.heavy", []),
+    "grammar": ("grammar_bench", []), "grammar-eval": ("grammar_eval", []), "lowload": ("bench_lowload", []),
 }
 SEED_MODELS = "cnn,gan,diffusion,gpt2_qa"
 

@@ -36,11 +36,13 @@ def environment(**values):
 
 @contextmanager
 def private_server(registered: list[tuple], store: Path | None = None, threads: int | None = None,
-                   overrides: dict[str, str] | None = None, slice_ms: float | None = None):
+                   overrides: dict[str, str] | None = None, slice_ms: float | None = None,
+                   max_wait_s: float | None = None):
     """TorchServe in a temp dir on free loopback ports serving `registered` ((spec, version) pairs) from `store`
-    (default model_store/). `threads` sets every worker's thread count and `slice_ms` the scheduler slice, for this
-    server only (its workers read them from the environment); `overrides` replaces config.properties keys."""
-    with environment(GENAI_THREADS_PER_WORKER=threads or None, GENAI_SLICE_MS=slice_ms), \
+    (default model_store/). `threads` sets every worker's thread count, `slice_ms` the scheduler slice and
+    `max_wait_s` its admission bound, for this server only (its workers read them from the environment);
+    `overrides` replaces config.properties keys."""
+    with environment(GENAI_THREADS_PER_WORKER=threads or None, GENAI_SLICE_MS=slice_ms, GENAI_MAX_WAIT_S=max_wait_s), \
             tempfile.TemporaryDirectory(prefix="bench-serving-") as tmp:
         server = Server(workdir=Path(tmp), store=store or Paths().model_store,
                         ports=dict(zip(PORT_KEYS, free_ports(len(PORT_KEYS)))), overrides=dict(overrides or {}))

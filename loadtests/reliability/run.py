@@ -26,6 +26,7 @@ from genai_ops.registry import REPO_ROOT, load_registry
 from loadtests.reliability.faults import kill_worker_under_load
 from loadtests.reliability.hostile import oversized_case
 from loadtests.reliability.jvm_faults import jvm_fault_section
+from loadtests.reliability.heavy import SECTION as HEAVY_SECTION, heavy_section
 from loadtests.reliability.overload import overload_section
 from loadtests.reliability.send_corpus import check, probe
 from loadtests.reliability.soak import soak, svg_plot
@@ -133,7 +134,7 @@ def main(argv=None) -> int:
     sections, ok = [], True
     if not args.soak_only:
         for title, fn in (("Hostile and malformed input", input_section), ("Worker faults", fault_section),
-                          ("Overload", overload_section),
+                          ("Overload", overload_section), (HEAVY_SECTION[1], heavy_section),
                           ("JVM faults, under the container entrypoint", lambda *_: jvm_fault_section())):
             print(f"== {title}", flush=True)
             rows, passed = fn(server, registry)

@@ -8,6 +8,8 @@ import re
 
 import pytest
 
+from loadtests.harness.servers import private_server
+from loadtests.reliability.heavy import heavy_burst
 from loadtests.reliability.overload import plans, run_plan
 
 pytestmark = pytest.mark.e2e
@@ -43,3 +45,18 @@ def test_queue_depth_metrics_are_on_the_prometheus_endpoint(served):
     text = served.server.call("GET", "metrics", "/metrics", token=None).text
     assert re.search(r'^genai_cost_held\{[^}]*ModelName="ebm"[^}]*\} 0\.0$', text, re.M)  # idle again: nothing held
     assert re.search(r'^ts_queue_latency_microseconds\{model_name="cnn"', text, re.M)
+
+
+def test_a_burst_of_heavy_requests_is_admitted_within_the_time_bound_and_the_rest_refused_before_any_finishes(served):
+    """Every queued request reaches the scheduler at the next slice (batchSize = jobQueueSize) and admission counts
+    time (max_wait_s, here 3 s for a short test): 24 diffusion requests of 16 x 20 at once, about 20 s of work on
+    this machine, are a few admitted and the rest refused with 429 + Retry-After before the first admitted one
+    finishes, so none waited behind the admitted work. The 160 x 16 x 50 burst against `make serve` is
+    `python -m loadtests heavy` (docs/RELIABILITY.md)."""
+    spec = served.spec("diffusion")
+    with private_server([(spec, spec.default_version)], store=served.paths.model_store, max_wait_s=3) as server:
+        r = heavy_burst(server, spec, clients=24, request={"num_samples": 16, "diffusion_steps": 20}, bound_s=3)
+    assert r.problems == [] and set(r.by_status) <= {"200", "429"}, (r.by_status, r.problems)
+    assert r.by_status["200"] >= 1 and r.by_status["429"] >= 1, r.by_status
+    assert max(r.refusal_latency_s) < min(r.ok_latency_s)  # told no before any admitted request was done
+    assert min(r.retry_after) >= 1 and r.small_after == 200

@@ -12,7 +12,8 @@ from loadtests import cli
 
 def test_no_or_an_unknown_suite_prints_the_suites_and_exits_2(capsys):
     assert cli.main([]) == 2 and cli.main(["bench-everything"]) == 2
-    assert "suites: serving, samplers, gpt2, gpt2-served, iterative, gpu-check, reliability, soak" in \
+    assert "suites: serving, samplers, gpt2, gpt2-served, iterative, gpu-check, reliability, soak, heavy, grammar, " \
+        "grammar-eval, lowload" in \
         capsys.readouterr().err
 
 
@@ -21,6 +22,9 @@ def test_no_or_an_unknown_suite_prints_the_suites_and_exits_2(capsys):
     (["reliability", "--soak-seconds", "5"], "reliability.run", ["--soak-seconds", "5"]),
     (["gpu-check", "cnn", "--write"], "gpu_check", ["cnn", "--write"]),
     (["gpt2", "--smoke"], "bench_gpt2", ["--smoke"]),
+    (["heavy", "--clients", "8"], "reliability.heavy", ["--clients", "8"]),
+    (["grammar", "--smoke"], "grammar_bench", ["--smoke"]),
+    (["grammar-eval", "artifacts/gpt2_qa"], "grammar_eval", ["artifacts/gpt2_qa"]),
 ])
 def test_a_suite_command_calls_that_suites_main_with_the_rest_of_the_line(monkeypatch, command, module, argv):
     seen = []

@@ -124,3 +124,15 @@ def test_streaming_sends_previews_to_the_streaming_request_only_then_a_final_lin
     # the streamed request's final grid is the one it gets without streaming
     plain = decode(run(handler, ctx, [{"num_samples": 2, "diffusion_steps": 10, "seed": 2}])[0])
     assert plain["image_base64_png"] == final["image_base64_png"]
+
+
+@pytest.mark.parametrize("model", ["ebm", "diffusion"])
+def test_a_loaded_worker_knows_its_drain_rate_and_holds_nothing_from_calibrating(handler_factory, model):
+    """The registry's `calibrate` request runs at load, so admission's time bound (max_wait_s) applies to the
+    first requests too; the calibration leaves no request behind."""
+    handler, context = handler_factory(model)
+    assert handler.scheduler.max_wait_s == 120
+    assert handler.scheduler._rate and handler.scheduler._rate > 0
+    assert len(handler.scheduler) == 0
+    [body] = run(handler, context, [{"num_samples": 1, ("steps" if model == "ebm" else "diffusion_steps"): 2, "seed": 0}])
+    assert decode(body)["seed"] == 0 and image(decode(body)["image_base64_png"]).size

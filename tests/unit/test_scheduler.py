@@ -220,3 +220,43 @@ def test_submit_decides_all_of_admission_from_the_registry_cost_and_the_job():
 def test_the_slice_can_be_overridden_for_one_server(monkeypatch):
     monkeypatch.setenv("GENAI_SLICE_MS", "7")
     assert Scheduler.for_model(CountingEngine(), {"slice_ms": 25}).slice_s == 0.007
+
+
+def drain(sched, rid):
+    while sched.busy():
+        sched.run_slice()
+    return sched.take(rid)
+
+
+def test_with_max_wait_admission_counts_time_too_and_an_idle_worker_takes_any_request_that_fits_max_cost():
+    sched, _, _ = make(max_cost=10_000, max_wait_s=1.0)
+    sched.admit("warm", job("warm", 10), 10)
+    drain(sched, "warm")  # 10 units in 10 steps of 10 ms: 100 units a second
+    sched.admit("a", job("a", 50), 50)
+    sched.admit("b", job("b", 50), 50)  # 100 units held = 1.0 s at 100/s: inside the bound
+    with pytest.raises(Overloaded) as refused:
+        sched.admit("c", job("c", 50), 50)  # 150 units = 1.5 s: past it, though far below max_cost
+    assert "bound of 1 s" in refused.value.message and refused.value.status == 429
+    assert refused.value.retry_after_s == 1  # the 50 units past the bound drain in 0.5 s
+    assert "c" not in sched
+    drain(sched, "a"), drain(sched, "b")
+    sched.admit("huge", job("huge", 500), 500)  # 5 s of work, alone: its own time is its bound
+    assert "huge" in sched
+
+
+def test_without_a_measured_rate_max_wait_leaves_admission_to_max_cost():
+    sched, _, _ = make(max_cost=100, max_wait_s=0.001)
+    sched.admit("a", job("a", 50), 50)
+    sched.admit("b", job("b", 50), 50)  # nothing measured yet: only the cost cap applies
+    with pytest.raises(Overloaded):
+        sched.admit("c", job("c", 1), 1)
+
+
+def test_calibrate_measures_the_drain_rate_without_a_trace_in_the_queue_or_the_metrics():
+    sched, engine, seen = make(max_cost=100, max_wait_s=1.0)
+    rate = sched.calibrate(job("cal", 10))  # no cost attributes: the job costs 1 unit over 10 steps of 10 ms
+    assert rate == pytest.approx(10.0)
+    assert len(engine.calls) == 20 and len(sched) == 0 and seen == []
+    sched.admit("a", job("a", 5), 5)
+    with pytest.raises(Overloaded):  # 5 + 6 units at 10 a second: 1.1 s, past the 1 s bound
+        sched.admit("b", job("b", 6), 6)
