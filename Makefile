@@ -21,7 +21,7 @@ DEVICE      ?=
 ARGS        ?=
 TRAIN_ARGS  := $(if $(DATA_DIR),--data-dir $(DATA_DIR)) $(if $(DOWNLOAD),--download)
 
-.PHONY: help setup check-java train export archive serve stop status smoke test test-unit test-e2e clean distclean all curl-examples loadtest bench bench-batching bench-samplers bench-gpt2 bench-gpt2-served bench-serving bench-peers bench-cuts bench-iterative bench-grammar grammar-eval heavy bench-lowload gallery gpu-check reliability soak lint-docker validate-k8s kserve-bundle kserve-venv promtool docker-tools image image-test ctl models promote rollback
+.PHONY: help setup check-java train export archive serve stop status smoke test test-unit test-e2e clean distclean all curl-examples loadtest bench bench-batching bench-samplers bench-gpt2 bench-gpt2-served bench-serving bench-peers bench-cuts bench-iterative bench-grammar grammar-eval heavy bench-lowload bench-floor gallery gpu-check reliability soak lint-docker validate-k8s kserve-bundle kserve-venv promtool docker-tools image image-test ctl models promote rollback
 
 help: ## list targets
 	@grep -E '^[a-zA-Z%_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -150,10 +150,13 @@ grammar-eval: setup ## strict vs free answer format on make all's gpt2_qa versio
 bench-lowload: setup ## gpt2_qa, diffusion, ebm at one client: engine vs in-process handler vs served, slices per request, first token; writes docs/BENCHMARKS.md
 	$(PY) -m loadtests lowload
 
+bench-floor: setup ## TorchServe's own path with a no-op handler (maxBatchDelay 1 and 0) vs a FastAPI no-op route, 1 and 4 users; writes docs/BENCHMARKS.md
+	$(PY) -m loadtests floor
+
 heavy: setup ## 160 diffusion requests of 16 x 50 at once against make serve: each answered within max_wait_s or refused at once; writes docs/RELIABILITY.md
 	$(PY) -m loadtests heavy
 
-bench: bench-samplers bench-gpt2 bench-gpt2-served bench-serving bench-iterative bench-grammar bench-lowload ## every benchmark (after `make all`; each starts its own server)
+bench: bench-samplers bench-gpt2 bench-gpt2-served bench-serving bench-iterative bench-grammar bench-lowload bench-floor ## every benchmark (after `make all`; each starts its own server)
 
 gpu-check: setup ## every model built in-process with gpu_id 0: device used (and why), valid output, same seed alone = batched, ms vs CPU (MODEL=cnn, ARGS="--write" on a GPU machine writes docs/BENCHMARKS.md)
 	$(PY) -m loadtests gpu-check $(MODEL) $(ARGS)

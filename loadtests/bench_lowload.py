@@ -21,9 +21,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from genai_ops.registry import REPO_ROOT, Paths, load_registry
-from loadtests.harness.report import BENCHMARKS, load_line, platform_line, replace_section
+from genai_ops.registry import Paths, load_registry
+from loadtests.harness.report import BENCHMARKS, platform_line, replace_section
 from loadtests.harness.servers import private_server
+from loadtests.harness.timing import rotated
 from loadtests.inprocess import Frontend, build_handler, layout
 
 REQUESTS = {  # a small request of each loop (the registry's samples, gpt2_qa's as its README example)
@@ -77,9 +78,9 @@ def _served(conn: http.client.HTTPConnection, token: str, path: str, body: dict,
     return time.perf_counter() - began, first
 
 
-def measure(model: str, requests: int, rounds: int) -> dict:
+def measure(model: str, requests: int, rounds: int, base: Path | None = None) -> dict:
     spec = load_registry()[model]
-    paths = Paths()
+    paths = Paths(base) if base else Paths()
     body = REQUESTS[model] or dict(spec.sample["json"])
     is_text = model == "gpt2_qa"
     with tempfile.TemporaryDirectory() as tmp:
@@ -87,15 +88,13 @@ def measure(model: str, requests: int, rounds: int) -> dict:
                                 layout(spec, spec.default_version, paths, Path(tmp) / "model"))
         times = {"engine": [], "in-process": [], "served": [], "in-process first": [], "served first": []}
         calls = []
-        with private_server([(spec, spec.default_version)]) as server:
+        with private_server([(spec, spec.default_version)], store=paths.model_store) as server:
             conn = http.client.HTTPConnection(server.host, server.ports["inference"], timeout=120)
             token, path = server.token("inference"), f"/predictions/{model}"
             for _ in range(2):  # warm-up of every path
                 _engine_s(handler, body), _inprocess(handler, body, False), _served(conn, token, path, body, False)
             for r in range(rounds):
-                paths_order = ["engine", "in-process", "served"]
-                paths_order = paths_order[r % 3:] + paths_order[:r % 3]  # rotated each round
-                for name in paths_order:
+                for name in rotated(["engine", "in-process", "served"], r):
                     for _ in range(requests):
                         if name == "engine":
                             times[name].append(_engine_s(handler, body))
@@ -128,7 +127,7 @@ def section(results: dict[str, dict], args) -> str:
     head = (f"Command: `python -m loadtests lowload --requests {args.requests} --rounds {args.rounds}` "
             f"({time.strftime('%Y-%m-%d')}); {platform_line()}. One client, one request at a time, on `make all`'s "
             "archives; medians over all requests, the three paths alternated and rotated each round.")
-    return "\n".join([head, "", *rows, "", load_line()])
+    return "\n".join([head, "", *rows])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -137,9 +136,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", default="gpt2_qa,diffusion,ebm")
     parser.add_argument("--requests", type=int, default=10, help="requests per path per round")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--base", type=Path, default=None, help="project dir holding artifacts/ and model_store/")
     parser.add_argument("--docs", default=str(BENCHMARKS), help="file whose section is replaced ('' writes nothing)")
     args = parser.parse_args(argv)
-    results = {m: measure(m, args.requests, args.rounds) for m in args.models.split(",")}
+    results = {m: measure(m, args.requests, args.rounds, args.base) for m in args.models.split(",")}
     text = section(results, args)
     print(text)
     if args.docs:

@@ -2,7 +2,7 @@
 
   python -m loadtests serving [--parts overhead,seed,sweep,cuts,settings,peers] [--duration 10] [--smoke] ...
   python -m loadtests samplers | gpt2 | gpt2-served | iterative | gpu-check | reliability | soak | heavy | grammar |
-                     grammar-eval | lowload [options]
+                     grammar-eval | lowload | floor [options]
 
 `serving` runs the parts against private TorchServes on `make all`'s archives (or --base's) and writes each to
 its section of docs/BENCHMARKS.md (--docs: another file; --smoke: nothing unless --docs is given):
@@ -38,6 +38,7 @@ SUITES = {  # command -> (suite module, extra arguments before the user's)
     "iterative": ("bench_iterative", []), "gpu-check": ("gpu_check", []), "reliability": ("reliability.run", []),
     "soak": ("reliability.run", ["--soak-only"]), "heavy": ("reliability.heavy", []),
     "grammar": ("grammar_bench", []), "grammar-eval": ("grammar_eval", []), "lowload": ("bench_lowload", []),
+    "floor": ("bench_floor", []),
 }
 SEED_MODELS = "cnn,gan,diffusion,gpt2_qa"
 

@@ -13,7 +13,7 @@ from loadtests import cli
 def test_no_or_an_unknown_suite_prints_the_suites_and_exits_2(capsys):
     assert cli.main([]) == 2 and cli.main(["bench-everything"]) == 2
     assert "suites: serving, samplers, gpt2, gpt2-served, iterative, gpu-check, reliability, soak, heavy, grammar, " \
-        "grammar-eval, lowload" in \
+        "grammar-eval, lowload, floor" in \
         capsys.readouterr().err
 
 
