@@ -28,7 +28,7 @@ from pathlib import Path
 
 from genai_ops.registry import REPO_ROOT
 from genai_ops.server import free_ports
-from loadtests.harness.report import BENCHMARKS, platform_line, replace_section
+from loadtests.harness.report import add_docs_option, platform_line, publish
 from loadtests.harness.servers import private_server
 from loadtests.harness.timing import rotated
 
@@ -144,13 +144,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", default="1,4")
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--docs", default=str(BENCHMARKS), help="file whose section is replaced ('' writes nothing)")
+    add_docs_option(parser)
     args = parser.parse_args(argv)
     results = measure([int(u) for u in args.users.split(",")], args.seconds, args.rounds)
-    text = section(results, args)
-    print(text)
-    if args.docs:
-        replace_section(Path(args.docs), "serving-floor", "TorchServe's own floor: a no-op handler", text)
+    publish(args.docs, "serving-floor", "TorchServe's own floor: a no-op handler", section(results, args))
     return 0
 
 

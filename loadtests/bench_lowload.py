@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from genai_ops.registry import Paths, load_registry
-from loadtests.harness.report import BENCHMARKS, platform_line, replace_section
+from loadtests.harness.report import add_docs_option, platform_line, publish
 from loadtests.harness.servers import private_server
 from loadtests.harness.timing import rotated
 from loadtests.inprocess import Frontend, build_handler, layout
@@ -137,13 +137,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=10, help="requests per path per round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--base", type=Path, default=None, help="project dir holding artifacts/ and model_store/")
-    parser.add_argument("--docs", default=str(BENCHMARKS), help="file whose section is replaced ('' writes nothing)")
+    add_docs_option(parser)
     args = parser.parse_args(argv)
     results = {m: measure(m, args.requests, args.rounds, args.base) for m in args.models.split(",")}
-    text = section(results, args)
-    print(text)
-    if args.docs:
-        replace_section(Path(args.docs), "iterative-lowload", "The iterative models at one client", text)
+    publish(args.docs, "iterative-lowload", "The iterative models at one client", section(results, args))
     return 0
 
 

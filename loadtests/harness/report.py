@@ -25,6 +25,19 @@ def replace_section(path: Path, key: str, title: str, body: str) -> None:
     path.write_text(text)
 
 
+def add_docs_option(parser, default: Path = None) -> None:
+    """`--docs FILE`: where a suite's section goes (default docs/BENCHMARKS.md; '' writes nothing)."""
+    parser.add_argument("--docs", default=str(default or BENCHMARKS),
+                        help="file whose section is replaced ('' writes nothing)")
+
+
+def publish(docs: str, key: str, title: str, text: str) -> None:
+    """Print a suite's section and, unless `docs` is '', replace it in that file."""
+    print(text)
+    if docs:
+        replace_section(Path(docs), key, title, text)
+
+
 def load_line() -> str:
     """The machine's load as a section closes with it."""
     return f"1-minute load average at start {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores."

@@ -20,15 +20,15 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from genai_ops.registry import REPO_ROOT, ModelSpec, load_registry
 from genai_ops.server import Server
-from loadtests.harness.report import load_line, replace_section
+from loadtests.harness.report import add_docs_option, load_line, publish
 from loadtests.reliability.overload import OVER_COST, QUEUE_FULL, _Connection, refusal_problem
 
 HEAVY = {"diffusion": {"num_samples": 16, "diffusion_steps": 50}}  # model -> the heavy request of the burst
 SECTION = ("reliability-heavy", "Overload: heavy requests")  # its place in docs/RELIABILITY.md
+RELIABILITY = REPO_ROOT / "docs" / "RELIABILITY.md"
 
 
 @dataclass
@@ -140,8 +140,7 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="diffusion", choices=sorted(HEAVY))
     parser.add_argument("--clients", type=int, default=160)
-    parser.add_argument("--docs", default=str(REPO_ROOT / "docs" / "RELIABILITY.md"),
-                        help="file whose heavy-requests section is replaced ('' writes nothing)")
+    add_docs_option(parser, RELIABILITY)
     args = parser.parse_args(argv)
     server = Server()
     if not server.healthy():
@@ -152,7 +151,5 @@ def main(argv: list[str] | None = None) -> int:
     rows = heavy_rows([result])
     text = "\n".join([f"Measured {time.strftime('%Y-%m-%d %H:%M')} UTC with `python -m loadtests heavy --model "
                       f"{args.model} --clients {args.clients}` against `make serve`; {load}", "", *rows])
-    print(text)
-    if args.docs:
-        replace_section(Path(args.docs), *SECTION, text)
+    publish(args.docs, *SECTION, text)
     return 0 if result.ok else 1
