@@ -27,7 +27,8 @@ def test_over_capacity_every_refusal_is_documented_and_every_accepted_request_su
     assert set(r.by_status) <= {"200", "503", "429"}, r.by_status
     assert r.by_status["200"] > 0 and all(r.by_status[str(s)] > 0 for s in plan.expect), r.by_status
     assert r.undocumented == [] and r.failed == [] and r.timed_out == 0
-    assert max(r.queue_pending) > 0 and r.queue_mean > 0  # TorchServe's queue really filled, as Prometheus shows
+    if not plan.spec.continuous:  # TorchServe's queue really filled, as Prometheus shows
+        assert max(r.queue_pending) > 0 and r.queue_mean > 0
     assert r.drained  # nothing left running or queued afterwards
     if plan.ballast:  # the scheduler's cost cap: a largest request refused with a Retry-After, the gauge near the cap
         assert r.ballast == [200] * len(plan.ballast) and min(r.retry_after) >= 1
