@@ -260,7 +260,10 @@ class Scheduler:
                 if e.first_step_at is None:
                     e.first_step_at = now
                     self.observe("queue_time_s", now - e.admitted_at)
-            before = sum(e.remaining_cost for e in live)
+            # the work this step does: one step's share of each request's cost. A request that ends early (an
+            # EOS) drains no more than it ran, so the rate stays the work rate and admission, which counts every
+            # held request at its full remaining cost, errs towards shorter waits
+            drained += sum(e.cost / e.total_steps for e in live)
             updates = self.engine.step([e.state for e in live])
             steps += 1
             now = self.clock()
@@ -268,7 +271,6 @@ class Scheduler:
             for entry, update in zip(live, updates):
                 entry.steps_done += 1
                 urgent |= self._record(entry, update, now)
-            drained += before - sum(e.remaining_cost for e in live if not e.done)
             if urgent or now - start >= self.slice_s:
                 break
         elapsed = self.clock() - start

@@ -13,7 +13,7 @@ class CountingEngine:
         self.calls: list[list[str]] = []  # the request names stepped in each call
 
     def total_steps(self, job):
-        return job["steps"]
+        return job.get("max_steps", job["steps"])  # max_steps: a request that may end early (an EOS)
 
     def rows(self, job):
         return job.get("rows", 1)
@@ -260,3 +260,12 @@ def test_calibrate_measures_the_drain_rate_without_a_trace_in_the_queue_or_the_m
     sched.admit("a", job("a", 5), 5)
     with pytest.raises(Overloaded):  # 5 + 6 units at 10 a second: 1.1 s, past the 1 s bound
         sched.admit("b", job("b", 6), 6)
+
+
+def test_a_request_that_ends_early_drains_only_the_steps_it_ran():
+    """The rate is work done per second: an answer that stops at step 2 of its 10 does not count the 8 it never
+    ran, which would make admission think the worker drains five times faster than it does."""
+    sched, _, _ = make(max_cost=1000)
+    sched.admit("eos", {"name": "eos", "steps": 2, "max_steps": 10}, 10)
+    drain(sched, "eos")  # 2 steps of 10 ms, each one tenth of the cost
+    assert sched._rate == pytest.approx(100.0)
