@@ -126,7 +126,8 @@ def export_gpt2_onnx(spec: ModelSpec, ckpt_path: Path, out_dir: Path, version: s
     tok, config = write_serving_files(hf_dir, out_dir, card, version)
     gate = parity(hf_dir, out_dir / "model.onnx", gate_prompts())
     return {"format": "onnx (decoder with past key values)", "exporter": exporter_name(), "net": net_record(config, card),
-            "metrics": {"held_out": card.get("held_out"), "training": card.get("training"), "base": card.get("base")},
+            "metrics": {"held_out": card.get("held_out"), "held_out_sets": card.get("held_out_sets"),
+                        "training": card.get("training"), "base": card.get("base")},
             "data": card.get("data"), "parity": gate,
             # what the int8 version derived from this one checks before reusing model.onnx (export/gpt2_int8.py)
             "weights": {"path": hf_dir.relative_to(ckpt_path.parents[2]).as_posix(), "sha256": sha256_path(hf_dir)}}

@@ -223,7 +223,23 @@ def export_gpt2_int8(spec: ModelSpec, ckpt_path: Path, out_dir: Path, version: s
     write_serving_files(hf_dir, out_dir, card, version, precision="int8", derived_from=source, quantization=quant,
                         quality_gate={k: gate[k] for k in ("token_agreement", "sequence_agreement", "fp32", "int8",
                                                            "delta", "thresholds", "passed", "n", "attempts")})
+    record["metrics"]["held_out_sets"] = offline_sets_scores(out_dir, card)
     return record
+
+
+def offline_sets_scores(out_dir: Path, card: dict) -> dict | None:
+    """The int8 version scored on the source's held-out sets by the serving loop (greedy and sampled), as
+    training scores 1.0 and 2.0; None when the source was trained on a named dataset (its one dev split is the
+    quality gate's)."""
+    named = (card.get("data") or {}).get("held_out_sets") or {}
+    if set(named) != {"name_disjoint", "template_disjoint", "handwritten"}:
+        return None
+    from training.gpt2_data import held_out_sets
+    from training.gpt2_eval import onnx_held_out_sets
+
+    limit = max(src.get("examples", 0) for src in named.values())
+    sets = {name: examples for name, (examples, _) in held_out_sets(None, limit).items()}
+    return onnx_held_out_sets(out_dir, sets)
 
 
 def _record_failure(out_dir: Path, model: str, version: str, record: dict) -> None:

@@ -101,8 +101,7 @@ class Again(Constraint):
 
 
 def again(c: Constraint) -> Again:
-    a = Again(c.matcher, c.vocab, c.suffix)
-    return a
+    return Again(c.matcher, c.vocab, c.endings, c.eos)
 
 
 def grammar_cost(decoder, grammars: Grammars, prompts: np.ndarray, rounds: int, new: int) -> dict:
@@ -217,8 +216,8 @@ def render(r: dict, rounds: int, threads: int, load: float) -> str:
         f"{r['ttft_ms'][0]:.0f} ms (it waits until the scheduler's starvation guard, max_skips 20 steps, puts it "
         "first).",
         "",
-        f"1-minute load average when the run started: {load:.1f} on {os.cpu_count()} cores (a machine shared with "
-        "other jobs, one of them training): compare rows of this run with each other, not with other runs.",
+        f"1-minute load average when the run started: {load:.1f} on {os.cpu_count()} cores: compare rows of this run "
+        "with each other, not with other runs.",
     ])
 
 

@@ -106,6 +106,12 @@ def evaluate_onnx(artifact_dir: Path, examples: list[dict], batch: int = 16, thr
             "samples": [{"question": e["question"], "gold": e["answer"], "output": t} for e, t in zip(examples[:3], texts)]}
 
 
+def onnx_held_out_sets(artifact_dir: Path, sets: dict[str, list[dict]], threads: int = 2) -> dict:
+    """{set: {decoding: metrics}} for an exported version, as `held_out_sets` gives them for a trained one."""
+    return {name: {d: {k: v for k, v in evaluate_onnx(artifact_dir, examples, threads=threads, **settings).items()
+                       if k in METRICS} for d, settings in DECODINGS.items()} for name, examples in sets.items()}
+
+
 def held_out(model, tok, examples: list[dict]) -> dict:
     """{"greedy": {...}, "sampled": {...}}: both decodings on the same held-out examples."""
     return {name: evaluate(model, tok, examples, **settings) for name, settings in DECODINGS.items()}
@@ -146,9 +152,7 @@ def main(argv=None) -> None:
         report[str(directory)] = tables(held_out_sets(model, tok, sets))
         print(json.dumps({str(directory): report[str(directory)]}), flush=True)
     for directory in args.onnx:
-        report[str(directory)] = {name: {d: {k: v for k, v in evaluate_onnx(directory, examples, threads=args.threads,
-                                                                         **settings).items() if k in METRICS}
-                                         for d, settings in DECODINGS.items()} for name, examples in sets.items()}
+        report[str(directory)] = onnx_held_out_sets(directory, sets, threads=args.threads)
         print(json.dumps({str(directory): report[str(directory)]}), flush=True)
     if args.out:
         args.out.write_text(json.dumps(report, indent=1) + "\n")

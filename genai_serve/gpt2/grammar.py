@@ -12,9 +12,10 @@ a worker that otherwise needs neither (673 MB resident against 119 MB), and llgu
              `allowed(remaining)` is the row's next-token mask; `accept(token)` advances it; `complete` is True
              once the text is a whole match, which ends the row (finish_reason "stop").
 
-The strict QA format also knows its suffix: when the row's budget left equals the suffix's tokens and the
-grammar admits the suffix there, the mask admits only the suffix's next token, so the answer always ends in
-time. A JSON grammar has no such rule: a row that runs out of tokens ends with finish_reason "length", as
+The strict QA format also knows its suffix: when the row's budget left is down to the suffix's tokens, the mask
+admits only the tokens that finish the match soonest: the rest of the suffix where the model is already writing
+it (" ... any other qu" -> "estions."), else the whole suffix. So the answer always ends in time, and a model
+that writes the suffix itself is never made to start it again. A JSON grammar has no such rule: a row that runs out of tokens ends with finish_reason "length", as
 OpenAI's does.
 """
 from __future__ import annotations
@@ -38,14 +39,17 @@ JSON_OPTIONS = {"whitespace_flexible": False}  # compact separators: no whitespa
 class Constraint:
     """A row's grammar state (see the module docstring)."""
 
-    def __init__(self, matcher, vocab: int, suffix: list[int] | None = None, eos: int | None = None):
-        self.matcher, self.vocab, self.suffix, self.eos = matcher, vocab, suffix, eos
-        self.forced: list[int] = []  # the suffix's tokens still to come, once the budget forces it
+    def __init__(self, matcher, vocab: int, endings: list[list[int]] | None = None, eos: int | None = None):
+        """`endings`: token sequences that may finish the text, the first that fits wins; the last one (the whole
+        suffix) finishes any answer, so its length is the budget left at which an ending is forced."""
+        self.matcher, self.vocab, self.endings, self.eos = matcher, vocab, endings or [], eos
+        self.window = len(self.endings[-1]) if self.endings else 0
+        self.forced: list[int] = []  # the ending's tokens still to come, once the budget forces it
 
     def allowed(self, remaining: int) -> np.ndarray:
         """The tokens this row may choose next (bool, vocab), given `remaining` tokens of budget including it."""
-        if self.suffix and not self.forced and remaining <= len(self.suffix) and self._suffix_completes():
-            self.forced = list(self.suffix)
+        if self.endings and not self.forced and remaining <= self.window:
+            self.forced = next((list(e) for e in self.endings if len(e) <= remaining and self._completes(e)), [])
         if self.forced:
             mask = np.zeros(self.vocab, bool)
             mask[self.forced[0]] = True
@@ -56,12 +60,12 @@ class Constraint:
             mask[self.eos] = True
         return mask
 
-    def _suffix_completes(self) -> bool:
-        """The suffix's tokens are admitted here and leave the text a whole match."""
-        if self.matcher.validate_tokens(self.suffix) != len(self.suffix):
+    def _completes(self, tokens: list[int]) -> bool:
+        """`tokens` are admitted here and leave the text a whole match."""
+        if self.matcher.validate_tokens(tokens) != len(tokens):
             return False
         trial = self.matcher.deep_copy()
-        trial.consume_tokens(self.suffix)
+        trial.consume_tokens(tokens)
         return trial.is_accepting()
 
     def accept(self, token: int) -> None:
@@ -89,7 +93,12 @@ class Grammars:
         self.llg = llguidance
         self.vocab, self.eos = vocab, eos
         self.tokenizer = llguidance.LLTokenizer(tokenizer_json, n_vocab=vocab, eos_token=eos)
-        self.suffix = encode(" " + template.SUFFIX)
+        suffix = " " + template.SUFFIX
+        self.suffix = encode(suffix)
+        # the ways a strict answer can end from where the model is: every tail of the suffix tokenized alone,
+        # shortest first (the most of it already written), and last the whole suffix, which ends any answer
+        tails = {tuple(encode(suffix[k:])) for k in range(1, len(suffix))} - {tuple(self.suffix)}
+        self.endings = sorted(tails, key=len) + [tuple(self.suffix)]
         # the least budget a strict answer needs: prefix, one answer token and the suffix, with room for the
         # model's own tokenization of the prefix
         self.strict_min_tokens = len(encode(" " + template.PREFIX)) + len(self.suffix) + 4
@@ -104,7 +113,7 @@ class Grammars:
 
     def strict(self) -> Constraint:
         return Constraint(self._matcher(self.llg.LLMatcher.grammar_from_regex(STRICT_REGEX), "format"), self.vocab,
-                          self.suffix, self.eos)
+                          [list(e) for e in self.endings], self.eos)
 
     def json_object(self, field: str = "response_format") -> Constraint:
         return self.json_schema({"type": "object"}, field)

@@ -55,6 +55,30 @@ def test_strict_format_is_produced_by_the_model_under_the_mask_at_any_temperatur
         assert template.extract_answer(r["text"])  # an answer span between them
 
 
+def test_a_model_writing_the_suffix_when_the_budget_runs_low_finishes_it_instead_of_starting_it_again(h):
+    """The budget forces an ending when the tokens left are down to the suffix's: where the text already ends
+    inside the suffix, the ending is the rest of it (the shortest that completes the match), not a second suffix."""
+    handler, _ = h
+    grammars, tok = handler.grammars, handler.tokenizer
+    written = " " + template.PREFIX + " the old road " + template.SUFFIX[:-len("estions.")]  # "... any other qu"
+    row = grammars.strict()
+    for t in tok.encode(written):
+        row.accept(t)
+    left, tokens = len(grammars.suffix), []
+    while not row.complete:
+        mask = row.allowed(left)
+        assert mask.sum() == 1  # forced
+        tokens.append(int(np.flatnonzero(mask)[0]))
+        row.accept(tokens[-1])
+        left -= 1
+    assert tok.decode(tokens) == "estions."
+    fresh = grammars.strict()  # in the answer, not the suffix: the whole suffix ends it
+    for t in tok.encode(" " + template.PREFIX + " the old road"):
+        fresh.accept(t)
+    mask = fresh.allowed(len(grammars.suffix))
+    assert mask.sum() == 1 and int(np.flatnonzero(mask)[0]) == grammars.suffix[0]
+
+
 def test_free_format_is_the_default_and_strict_needs_room_and_a_question(h):
     handler, ctx = h
     free, short, text = ask(handler, ctx, [{**QA, "max_new_tokens": 8},
