@@ -15,8 +15,8 @@ a worker that otherwise needs neither (673 MB resident against 119 MB), and llgu
 The strict QA format also knows its suffix: when the row's budget left is down to the suffix's tokens, the mask
 admits only the tokens that finish the match soonest: the rest of the suffix where the model is already writing
 it (" ... any other qu" -> "estions."), else the whole suffix. So the answer always ends in time, and a model
-that writes the suffix itself is never made to start it again. A JSON grammar has no such rule: a row that runs out of tokens ends with finish_reason "length", as
-OpenAI's does.
+that writes the suffix itself is never made to start it again. A JSON grammar has no such rule: a row that runs
+out of tokens ends with finish_reason "length", as OpenAI's does.
 """
 from __future__ import annotations
 
