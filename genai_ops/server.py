@@ -279,8 +279,14 @@ class Server:
         raise ServerError(f"{what}: HTTP {r.status_code} {message}")
 
     def register(self, spec: ModelSpec, version: str, timeout_s: int = 120) -> None:
+        # batching from the registry, not only from the archive's model-config: TorchServe 0.12 replaces a .mar's
+        # maxBatchDelay 0 by its 100 ms default (ModelManager keeps the archive's value only when > 0), and only a
+        # registration parameter can say 0
+        cfg = spec.model_config
         params = {"url": spec.mar_file(version), "model_name": spec.name,
-                  "initial_workers": spec.model_config.get("minWorkers", 1), "synchronous": "true"}
+                  "initial_workers": cfg.get("minWorkers", 1), "synchronous": "true",
+                  **({"batch_size": cfg["batchSize"]} if "batchSize" in cfg else {}),
+                  **({"max_batch_delay": cfg["maxBatchDelay"]} if "maxBatchDelay" in cfg else {})}
         self.manage("POST", "/models", f"register {spec.name} {version}", ok=(200, 201), params=params,
                     timeout=timeout_s)
 
