@@ -72,7 +72,11 @@ def _one(server: Server, spec: ModelSpec, body: bytes, start: threading.Barrier,
         result.by_status[str(status) if status > 0 else "no answer"] += 1
         if status == 200:
             result.ok_latency_s.append(elapsed)
-            if "error" in json.loads(text):
+            try:  # a body that is not JSON is a problem to report, not an exception that loses the request
+                body = json.loads(text)
+            except ValueError:
+                body = {"error": "not JSON"}
+            if "error" in body:
                 result.problems.append(f"200 carrying an error: {text[:160]}")
         elif status in (OVER_COST, QUEUE_FULL):
             result.refusal_latency_s.append(elapsed)
