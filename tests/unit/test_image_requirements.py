@@ -16,6 +16,7 @@ import importlib.util
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -75,9 +76,19 @@ def clean_pip_env() -> dict[str, str]:
     return env
 
 
+# pip reads each wheel's metadata from the index's metadata file where the index serves one and otherwise downloads
+# the whole wheel into its temporary directory (deleted when it exits). The PyPI this machine reaches serves none, so
+# resolving the GPU list passes about 3.5 GB through TMPDIR (torch and the CUDA wheels): ask for room first, so a full
+# disk reads as that rather than as a pip error in the middle of the list.
+RESOLVE_NEEDS_FREE_GB = 5
+
+
 def resolve(requirements: list[str], image: Image, tmp: Path) -> dict:
-    """pip's installation report for `requirements` on the image's platform, nothing downloaded but metadata
-    (pip falls back to whole wheels where an index has no metadata file) and nothing installed."""
+    """pip's installation report for `requirements` on the image's platform; nothing installed."""
+    free_gb = shutil.disk_usage(tempfile.gettempdir()).free / 1e9
+    assert free_gb >= RESOLVE_NEEDS_FREE_GB, (
+        f"resolving {image.dockerfile}'s list needs {RESOLVE_NEEDS_FREE_GB} GB free in {tempfile.gettempdir()} "
+        f"(pip downloads whole wheels where the index has no metadata files); {free_gb:.1f} GB is free")
     req_file = tmp / "requirements.txt"
     req_file.write_text("\n".join(requirements) + "\n")
     report = tmp / "report.json"
