@@ -1,10 +1,11 @@
-"""QA examples for gpt2_qa: the generated SQuAD-format sets (offline default, training/squad_gen.py and
-training/reading_gen.py), any local SQuAD v1.1 JSON directory, or SQuAD through `datasets` when a hub id is named
-(`--dataset rajpurkar/squad`).
+"""QA examples for gpt2_qa: the generated SQuAD-format sets (offline default, training/squad_gen.py,
+training/reading_gen.py and training/clause_gen.py), any local SQuAD v1.1 JSON directory, or SQuAD through
+`datasets` when a hub id is named (`--dataset rajpurkar/squad`).
 
-The offline default's training split is both generators' training splits (squad_gen's small world, reading_gen's
-many relations, shapes and name sources); they are written on first use to checkpoints/gpt2_qa/squad_gen/ and
-checkpoints/gpt2_qa/reading_gen/ (rewritten when a generator's version changes) and read like a `--dataset DIR`.
+The offline default's training split is the three generators' training splits interleaved (squad_gen's small
+world, reading_gen's many relations, shapes and name sources, clause_gen's open-vocabulary answers); they are
+written on first use to checkpoints/gpt2_qa/<generator>/ (rewritten when a generator's version changes) and read
+like a `--dataset DIR`.
 
 Held-out sets (`held_out_sets`), each scored separately:
   name_disjoint      squad_gen's dev split: its templates, names never seen in training (offline default only)
@@ -24,6 +25,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 GENERATED = REPO / "checkpoints" / "gpt2_qa" / "squad_gen"
 READING = REPO / "checkpoints" / "gpt2_qa" / "reading_gen"
+CLAUSES = REPO / "checkpoints" / "gpt2_qa" / "clause_gen"
 HANDWRITTEN = REPO / "data" / "qa" / "handwritten.json"
 CORPUS = REPO / "data" / "corpus" / "stories.txt"
 
@@ -55,16 +57,23 @@ def reading_dir(root: Path = READING) -> Path:
     return squad_files.ensure(root, reading_gen)
 
 
+def clause_dir(root: Path = CLAUSES) -> Path:
+    """clause_gen's set (open-vocabulary answers), generated here if missing or stale."""
+    from training import clause_gen, squad_files
+
+    return squad_files.ensure(root, clause_gen)
+
+
 def _where(root: Path) -> str:
     return str(root.relative_to(REPO)) if root.is_relative_to(REPO) else str(root)
 
 
-OFFLINE_SOURCES = {"squad_gen": generated_dir, "reading_gen": reading_dir}
+OFFLINE_SOURCES = {"squad_gen": generated_dir, "reading_gen": reading_dir, "clause_gen": clause_dir}
 
 
 def offline_train(limit: int | None = None, sources: tuple[str, ...] = tuple(OFFLINE_SOURCES)) -> tuple[list[dict], dict]:
-    """The named generators' training splits, interleaved (one squad_gen question, one reading_gen question, ...),
-    so any prefix (`limit`) holds every kind."""
+    """The named generators' training splits, interleaved (one question of each in turn), so any prefix (`limit`)
+    holds every kind."""
     parts = {name: read_squad_json(OFFLINE_SOURCES[name]() / "train.json") for name in sources}
     longest = max(map(len, parts.values()))
     mixed = [part[i] for i in range(longest) for part in parts.values() if i < len(part)]

@@ -133,9 +133,12 @@ def test_the_offline_training_split_interleaves_the_generators_named():
     from training.gpt2_data import load_examples
 
     mixed, src = load_examples(None, "train", 6)
-    assert src["per_source"]["squad_gen"] > 0 and src["per_source"]["reading_gen"] > 0 and src["examples"] == 6
+    assert list(src["per_source"]) == ["squad_gen", "reading_gen", "clause_gen"] and src["examples"] == 6
+    assert all(n > 0 for n in src["per_source"].values())
     squad_contexts = {e["context"] for e in load_examples(None, "train", 50, sources=("squad_gen",))[0]}
-    assert [e["context"] in squad_contexts for e in mixed] == [True, False] * 3
+    clause_contexts = {e["context"] for e in load_examples(None, "train", 50, sources=("clause_gen",))[0]}
+    assert [e["context"] in squad_contexts for e in mixed] == [True, False, False] * 2
+    assert [e["context"] in clause_contexts for e in mixed] == [False, False, True] * 2
     only, src = load_examples(None, "train", 4, sources=("squad_gen",))
     assert all(e["context"] in squad_contexts for e in only) and list(src["per_source"]) == ["squad_gen"]
 

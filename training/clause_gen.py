@@ -1,0 +1,470 @@
+"""Extractive QA over everyday clauses whose answers cannot be guessed: open-vocabulary objects, places and times,
+questions made from the sentence by moving the asked-for part out of it.
+
+squad_gen and reading_gen draw the things people make, give or own from short closed lists, so a small model can
+score by answering with a likely item of the asked-for kind ("beans", "a saw") without reading; on paragraphs
+written by hand it then names things that are not in them. Here every answer is assembled from large lists
+(adjective + noun, "a jar of" + noun, numbers, streets, clock times, kin and job titles, names with titles such
+as "Mr" or "Captain"), so the only way to the answer is to find the clause the question's words point at and copy
+the part the question word stands for:
+
+    Marta repaired a copper kettle behind the garage on Friday.
+    Who repaired the copper kettle? / What did Marta repair? / Where did Marta repair the kettle? / When ...?
+
+Clauses come in the past and the present (do-support in the question), active and passive, with the subject
+named, in apposition ("Gwen, the farmer, ..."), by kin ("Ilsa's brother Tomas ..."), or as a pronoun after the
+first sentence; two people's clauses in one sentence; the same verb for two people (the name picks) and the
+same person twice (the object or the time picks). Adjuncts: place, time, manner or vehicle, instrument,
+companion, beneficiary.
+
+What it never writes: reading_gen's held-out sentence shapes and question phrasings (clefts, "Which person",
+"Whom", "To whom", "At what time", "By what means", ...: HELD_OUT_MARKERS, checked by a unit test), so the
+template-disjoint set stays disjoint from everything trained on. Names come from reading_gen's training pools
+(Faker's training locales, words, syllables) by the same hash rule. Seeded and versioned like the other
+generators; every answer is a span of its context.
+
+    python -m training.clause_gen --out-dir DIR     # writes DIR/{train,dev}.json (deterministic)
+"""
+from __future__ import annotations
+
+import random
+import sys
+
+from training import reading_gen, squad_files
+
+VERSION = "clause_gen-2"  # bump when the output changes: a stale generated set is rewritten
+DEFAULT_SEED = 17
+SPLITS = {"train": 20000, "dev": 60}
+QUESTIONS_PER_PARAGRAPH = 3
+QUESTION_WEIGHTS = {"what": 1.0, "who": 1.0, "passive": 0.3, "role": 1.0}  # the adjuncts' kinds: 2.0
+
+# Words that start reading_gen's held-out question phrasings or mark its held-out sentence shapes: never generated.
+HELD_OUT_MARKERS = ["Which person", "Who was it that", "At what time", "To whom", "Whom", "At which place",
+                    "By what means", "Which tool", "Which colour", "What helped", "Which town", "What thing",
+                    "Which animal", "What present", "call home", "was what colour", "It was ", "Born in",
+                    "Everyone knew", "was all", "was what", "was where", " is where", "The house of", "Of all the",
+                    "journey to", "ran into", "received", "handed", "had a job as", "that everyone admired",
+                    "was given", "a surprise for", "slept by the door", "and its name was", "sat down and",
+                    " waited, and"]
+
+NOUNS = """kettle lantern basket ladder teapot bucket suitcase umbrella blanket mirror bench wagon cart barrel
+crate jug bottle candle clock radio piano violin guitar drum trumpet flute camera telescope compass map globe
+chair table sofa desk shelf cupboard drawer cabinet lamp rug curtain pillow quilt carpet stool wardrobe cradle
+bicycle scooter sledge canoe kayak raft tractor wheelbarrow trailer caravan tent hammock kite balloon puppet doll
+ball marble puzzle jigsaw notebook diary envelope parcel package letter postcard ticket passport wallet purse
+key ring necklace bracelet brooch watch badge medal trophy coin stamp button ribbon scarf glove mitten sock boot
+sandal slipper hat cap helmet jacket coat cloak apron sweater vest shirt skirt dress belt tie shawl tablecloth
+towel sponge brush comb razor bowl plate saucer spoon fork knife ladle pan pot tray jar tin box sack pouch
+satchel backpack briefcase trunk chest cage hutch kennel aquarium vase flowerpot birdcage fountain statue painting
+sketch poster calendar banner flag sign fence gate door window roof chimney porch shed barn garage cellar attic
+hedge tree bush rosebush stump log plank beam pipe hose tap sink bathtub stove oven fridge freezer heater fan
+engine motor wheel tyre saddle bridle harness anchor oar sail rope chain hook net fishing-rod spade shovel rake
+hoe axe hammer saw drill chisel wrench screwdriver pliers bolt nail screw needle thimble spindle loom kiln
+sculpture mosaic tapestry carving tile brick stone pebble shell feather acorn pinecone seashell crystal
+fossil skull bone horn antler tusk""".split()
+MASS = """bread soup sand flour tea coffee rice honey milk jam wool paint water oil salt sugar cheese butter
+cream chocolate porridge gravel coal firewood hay straw seed grain clay glue ink wax soap""".split()
+PLURAL_FOODS = """apples pears plums cherries lemons oranges onions potatoes carrots beans peas tomatoes
+cabbages turnips eggs biscuits cakes buns rolls sweets nuts grapes berries mushrooms olives peppers
+sandwiches pies tarts sausages""".split()
+CONTAINERS = """jar box bag basket bowl bottle tin cup crate sack bucket tray pot barrel jug pile heap row
+bunch loaf slice handful plate""".split()
+ADJECTIVES = """small large tiny huge old new ancient heavy light wooden copper brass iron steel glass paper
+leather woollen silk cotton plastic stone clay silver golden broken cracked shiny rusty dusty clean muddy
+striped spotted painted carved folded empty full leaking squeaky noisy quiet warm cold soft hard round square
+long short narrow wide tall crooked bent lucky favourite spare borrowed secret""".split()
+COLOURS = reading_gen.COLORS
+
+# (base, past, participle) of verbs taking a thing as object
+VERBS = [("repair", "repaired", "repaired"), ("carry", "carried", "carried"), ("clean", "cleaned", "cleaned"),
+         ("paint", "painted", "painted"), ("fix", "fixed", "fixed"), ("buy", "bought", "bought"),
+         ("sell", "sold", "sold"), ("find", "found", "found"), ("lose", "lost", "lost"),
+         ("bring", "brought", "brought"), ("take", "took", "taken"), ("wash", "washed", "washed"),
+         ("move", "moved", "moved"), ("polish", "polished", "polished"), ("open", "opened", "opened"),
+         ("hide", "hid", "hidden"), ("lift", "lifted", "lifted"), ("pack", "packed", "packed"),
+         ("fold", "folded", "folded"), ("mend", "mended", "mended"), ("build", "built", "built"),
+         ("make", "made", "made"), ("draw", "drew", "drawn"), ("collect", "collected", "collected"),
+         ("borrow", "borrowed", "borrowed"), ("order", "ordered", "ordered"), ("deliver", "delivered", "delivered"),
+         ("return", "returned", "returned"), ("push", "pushed", "pushed"), ("pull", "pulled", "pulled"),
+         ("throw", "threw", "thrown"), ("catch", "caught", "caught"), ("share", "shared", "shared"),
+         ("sort", "sorted", "sorted"), ("check", "checked", "checked"), ("measure", "measured", "measured"),
+         ("weigh", "weighed", "weighed"), ("wrap", "wrapped", "wrapped"), ("unpack", "unpacked", "unpacked"),
+         ("load", "loaded", "loaded"), ("empty", "emptied", "emptied"), ("fill", "filled", "filled"),
+         ("count", "counted", "counted"), ("carve", "carved", "carved"), ("sew", "sewed", "sewn"),
+         ("guard", "guarded", "guarded"), ("keep", "kept", "kept"), ("show", "showed", "shown"),
+         ("stack", "stacked", "stacked"), ("tie", "tied", "tied"), ("steal", "stole", "stolen"),
+         ("sketch", "sketched", "sketched"), ("photograph", "photographed", "photographed"),
+         ("dig up", "dug up", "dug up"), ("pick up", "picked up", "picked up"), ("drop", "dropped", "dropped"),
+         ("inspect", "inspected", "inspected"), ("decorate", "decorated", "decorated"), ("rescue", "rescued", "rescued"),
+         ("drag", "dragged", "dragged"), ("test", "tested", "tested"), ("win", "won", "won"), ("sell off", "sold off", "sold off"),
+         ("lock", "locked", "locked"), ("scrub", "scrubbed", "scrubbed"), ("heat", "heated", "heated"),
+         ("grind", "ground", "ground"), ("chop", "chopped", "chopped"), ("stir", "stirred", "stirred"),
+         ("bake", "baked", "baked"), ("cook", "cooked", "cooked"), ("fry", "fried", "fried"), ("boil", "boiled", "boiled"),
+         ("paint over", "painted over", "painted over"), ("replace", "replaced", "replaced"),
+         ("lend out", "lent out", "lent out"), ("sharpen", "sharpened", "sharpened"), ("weave", "wove", "woven"),
+         ("knit", "knitted", "knitted"), ("plant", "planted", "planted"), ("water", "watered", "watered"),
+         ("feed", "fed", "fed"), ("brush", "brushed", "brushed"), ("fetch", "fetched", "fetched")]
+FOOD_VERBS = {"bake", "cook", "fry", "boil", "grind", "chop", "stir", "sell", "buy", "bring", "share", "carry",
+              "order", "deliver", "pack", "count", "sort", "weigh", "fetch", "steal", "collect", "plant", "water"}
+
+PLACE_NOUNS = """house shed barn attic cellar kitchen garden bridge station market school church river lake
+harbour garage hall library bakery shop workshop stable orchard meadow yard square pier beach cottage farmhouse
+mill tower castle chapel museum gallery cafe inn hotel hospital playground park field forest wood hill cliff
+quarry dock warehouse factory classroom corridor staircase balcony greenhouse pantry porch lighthouse""".split()
+SPATIAL = ["in the", "behind the", "under the", "near the", "beside the", "next to the", "outside the", "inside the",
+           "above the", "at the", "on the roof of the", "at the back of the", "by the"]
+DAY_NAMES = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+MONTH_NAMES = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+               "November", "December"]
+CLOCK_WORDS = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"]
+MEALS = ["breakfast", "lunch", "dinner", "supper", "school", "work", "church", "the match", "the storm", "the party",
+         "the concert", "the harvest", "the wedding", "the flood", "the holidays", "the fair"]
+PARTS_OF_DAY = ["morning", "afternoon", "evening", "night"]
+VEHICLES = ["train", "bus", "ferry", "tram", "taxi", "bike", "boat", "plane", "coach", "car", "cart", "sledge",
+            "canoe", "lorry", "van", "motorbike", "scooter"]
+RIDES = ["bicycle", "scooter", "horse", "pony", "motorbike", "tricycle", "skateboard", "mule", "donkey"]
+TOOLS = """hammer wrench spoon brush knife saw rope ladder torch spade rag crowbar stick needle chisel file magnet net
+bucket towel toothbrush wheelbarrow fork paintbrush sponge cloth mallet trowel sieve funnel tongs pitchfork scraper
+whisk ladle skewer hook pole broom mop shovel""".split()
+TOOL_ADJECTIVES = ["old", "small", "big", "borrowed", "rusty", "wooden", "new", "long", "bent", "sharp", "blunt",
+                   "heavy", "tiny", "steel", "plastic", "kitchen", "garden", "spare", "cheap", "clean", "wet"]
+KIN = {"f": ["sister", "aunt", "mother", "daughter", "grandmother", "wife", "cousin", "niece", "neighbour", "friend",
+             "colleague", "classmate", "landlady"],
+       "m": ["brother", "uncle", "father", "son", "grandfather", "husband", "cousin", "nephew", "neighbour", "friend",
+             "colleague", "classmate", "landlord"]}
+TITLES = {"f": ["Mrs", "Ms", "Miss", "Dr", "Aunt", "Granny", "Sister", "Captain", "Old", "Professor", "Lady"],
+          "m": ["Mr", "Dr", "Uncle", "Captain", "Old", "Father", "Professor", "Sir", "Grandpa", "Young"]}
+EXTRA_JOBS = ["fisherwoman", "shopkeeper", "innkeeper", "blacksmith", "ferryman", "harbour master", "headteacher",
+              "lighthouse keeper", "stationmaster", "caretaker", "gamekeeper", "cobbler", "saddler", "clockmaker",
+              "road sweeper", "bus driver", "taxi driver", "lorry driver", "nurse", "midwife", "grocer", "greengrocer",
+              "fishmonger", "chemist", "vicar", "mayor", "postwoman", "milkman", "coach driver", "tailor",
+              "history teacher", "music teacher", "cook", "chef", "waitress", "janitor", "porter", "farmhand"]
+JOBS = reading_gen.JOBS + EXTRA_JOBS
+FILLERS = ["It rained all week.", "The wind was strong that day.", "Nobody was in a hurry.", "The road was muddy.",
+           "That was the coldest day of the year.", "The town was quiet.", "Most people stayed indoors.",
+           "The light was fading.", "There was a smell of smoke in the air.", "The clock in the square struck {n}.",
+           "A {noun} lay forgotten in the {place}.", "The {place} smelled of {mass}.", "Someone was singing in the {place}.",
+           "The {job} waved from across the street.", "Nobody knew who owned the {noun}."]
+
+
+def third_person(base: str) -> str:
+    """'carry' -> 'carries', 'fix' -> 'fixes', 'dig up' -> 'digs up'."""
+    verb, _, rest = base.partition(" ")
+    if verb.endswith("y") and verb[-2] not in "aeiou":
+        verb = verb[:-1] + "ies"
+    elif verb.endswith(("s", "x", "ch", "sh", "o", "z")):
+        verb += "es"
+    else:
+        verb += "s"
+    return f"{verb} {rest}".strip()
+
+
+def plural(noun: str) -> str:
+    if noun.endswith("y") and noun[-2] not in "aeiou":
+        return noun[:-1] + "ies"
+    if noun.endswith(("s", "x", "ch", "sh")):
+        return noun + "es"
+    if noun.endswith("fe"):
+        return noun[:-2] + "ves"
+    return noun + "s"
+
+
+def indef(words: str) -> str:
+    return ("an " if words[0] in "aeiou" else "a ") + words
+
+
+def cap(s: str) -> str:
+    return s[0].upper() + s[1:]
+
+
+class Thing:
+    """An object phrase as written (`text`) and the phrase a question refers to it by (`ref`)."""
+
+    def __init__(self, text: str, ref: str, head: str):
+        self.text, self.ref, self.head = text, ref, head
+
+
+def thing(rng: random.Random, verb: str, owner_his: str) -> Thing:
+    r = rng.random()
+    if verb in FOOD_VERBS and r < 0.35:
+        food = rng.choice(PLURAL_FOODS + MASS)
+        kind = rng.random()
+        if kind < 0.4:
+            container = rng.choice(CONTAINERS)
+            text = indef(f"{container} of {food}")
+            return Thing(text, f"the {container} of {food}", food)
+        if kind < 0.7 and food in PLURAL_FOODS:
+            n = rng.choice(["two", "three", "four", "five", "six", "ten", "twelve", "a dozen", "some"])
+            return Thing(f"{n} {food}", f"the {food}", food)
+        adj = rng.choice(ADJECTIVES[:8] + ["fresh", "warm", "sweet", "sour", "homemade", "stale", "spiced"])
+        return Thing(f"{adj} {food}" if food in MASS or rng.random() < 0.5 else f"the {adj} {food}", f"the {food}", food)
+    noun = rng.choice(NOUNS).replace("-", " ")
+    adj = rng.choice(ADJECTIVES + COLOURS)
+    if r < 0.5:
+        text = indef(f"{adj} {noun}")
+    elif r < 0.65:
+        text = f"{owner_his} {adj} {noun}"
+        return Thing(text, text, noun)
+    elif r < 0.8:
+        text = f"the {adj} {noun}"
+    elif r < 0.9:
+        adj2 = rng.choice([c for c in COLOURS if c != adj])
+        text = indef(f"{adj} {adj2} {noun}") if adj not in COLOURS else indef(f"{adj} {noun}")
+    else:
+        n = rng.choice(["two", "three", "four", "five", "six", "seven", "ten"])
+        return Thing(f"{n} {adj} {plural(noun)}", f"the {plural(noun)}", noun)
+    ref = f"the {noun}" if rng.random() < 0.5 else "the " + text.split(" ", 1)[1]
+    return Thing(text, ref, noun)
+
+
+def place(rng: random.Random, names: reading_gen.Names, street_pool: list[str]) -> tuple[str, str]:
+    """(phrase as written, the answer a where-question gets)."""
+    r = rng.random()
+    if r < 0.6:
+        adj = rng.choice(["", "", "old ", "new ", "little ", "big ", "empty ", "village ", "school ", "back "])
+        phrase = f"{rng.choice(SPATIAL)} {adj}{rng.choice(PLACE_NOUNS)}"
+        return phrase, phrase
+    if r < 0.8 and street_pool:
+        street = rng.choice(street_pool)
+        return f"on {street}", street
+    city = rng.choice(names.pool["city"])
+    return f"in {city}", city
+
+
+def when(rng: random.Random, habitual: bool) -> str:
+    day, r = rng.choice(DAY_NAMES), rng.random()
+    if habitual:
+        options = [f"every {day}", f"on {day}s", f"every {rng.choice(PARTS_OF_DAY)}", f"after {rng.choice(MEALS)}",
+                   f"at {rng.choice(CLOCK_WORDS)} o'clock", f"at {rng.choice(CLOCK_WORDS)}",
+                   "twice a week", "once a month", "every winter", "every summer", f"before {rng.choice(MEALS)}"]
+    else:
+        options = [f"on {day}", f"last {day}", f"on {day} {rng.choice(PARTS_OF_DAY)}", f"in {rng.choice(MONTH_NAMES)}",
+                   f"at {rng.choice(CLOCK_WORDS)} o'clock", f"after {rng.choice(MEALS)}", f"before {rng.choice(MEALS)}",
+                   f"in {rng.randint(1890, 2024)}", "at dawn", "at midnight", "at sunset", "the next morning",
+                   f"on the {rng.choice(['first', 'second', 'third', 'fifth', 'tenth'])} of {rng.choice(MONTH_NAMES)}",
+                   f"during {rng.choice(MEALS)}", "that evening", "yesterday"]
+    return rng.choice(options) if r < 0.9 else f"until {rng.choice(['sunset', 'midnight', 'noon', 'dark'])}"
+
+
+def how(rng: random.Random, his: str) -> str:
+    r = rng.random()
+    if r < 0.4:
+        return f"by {rng.choice(VEHICLES)}"
+    if r < 0.7:
+        return f"on {his} {rng.choice(['', 'old ', 'new ', 'red ', 'blue '])}{rng.choice(RIDES)}".replace("  ", " ")
+    if r < 0.85:
+        return "on foot"
+    return f"in {his} {rng.choice(['old', 'new', 'green', 'rusty', 'white'])} {rng.choice(['van', 'car', 'boat', 'lorry', 'truck'])}"
+
+
+class Person:
+    def __init__(self, name: str, gender: str):
+        self.name, self.g = name, gender
+        self.he, self.him, self.his = reading_gen.PRONOUNS[gender]
+
+
+def person(rng: random.Random, names: reading_gen.Names) -> Person:
+    name, g = names.person()
+    if rng.random() < 0.2 and " " not in name:
+        name = f"{rng.choice(TITLES[g])} {name}"
+    return Person(name, g)
+
+
+class Clause:
+    """One event: who did what (and where, when, how, with what, with whom, for whom); `fields` holds the
+    answerable parts, `questions` the (question, answer) pairs it supports."""
+
+    def __init__(self, subj: Person, verb: tuple, obj: Thing, present: bool):
+        self.subj, self.verb, self.obj, self.present = subj, verb, obj, present
+        self.adjuncts: dict[str, tuple[str, str]] = {}  # kind -> (phrase as written, answer)
+        self.role = None  # (kind, word) when the subject was introduced by job or kin
+        self.pronoun = False
+
+
+def make_clause(rng: random.Random, names, streets, subj: Person, other: Person | None,
+                verb: tuple | None = None) -> Clause:
+    verb = verb or rng.choice(VERBS)
+    present = rng.random() < 0.3
+    c = Clause(subj, verb, thing(rng, verb[0], subj.his), present)
+    kinds = rng.sample(["where", "when", "how", "with", "tool", "for"], k=rng.choice([1, 1, 2, 2, 3]))
+    for kind in kinds:
+        if kind == "where":
+            c.adjuncts["where"] = place(rng, names, streets)
+        elif kind == "when":
+            t = when(rng, present)
+            c.adjuncts["when"] = (t, t)
+        elif kind == "how":
+            m = how(rng, subj.his)
+            c.adjuncts["how"] = (m, m)
+        elif kind == "tool":
+            t = indef(f"{rng.choice(TOOL_ADJECTIVES)} {rng.choice(TOOLS)}") if rng.random() < 0.8 else indef(rng.choice(TOOLS))
+            c.adjuncts["tool"] = (f"with {t}", t)
+        elif kind in ("with", "for") and other is not None and "with" not in c.adjuncts and "for" not in c.adjuncts:
+            if rng.random() < 0.5:
+                c.adjuncts[kind] = (f"{kind} {other.name}", other.name)
+            else:
+                kin = f"{subj.his} {rng.choice(KIN[other.g])}"
+                c.adjuncts[kind] = (f"{kind} {kin}", kin)
+    return c
+
+
+def verb_form(c: Clause) -> str:
+    return third_person(c.verb[0]) if c.present else c.verb[1]
+
+
+def render(c: Clause, rng: random.Random, subject_text: str) -> str:
+    adjuncts = [phrase for kind, (phrase, _) in c.adjuncts.items()]
+    rng.shuffle(adjuncts)
+    front = ""
+    if "when" in c.adjuncts and rng.random() < 0.3:  # a fronted time: "On Sundays, he ..."
+        front = c.adjuncts["when"][0]
+        adjuncts.remove(front)
+    tail = "".join(" " + a for a in adjuncts)
+    if subject_text == c.subj.name and not c.present and not front and rng.random() < 0.15:
+        return cap(f"{c.obj.text} was {c.verb[2]} by {subject_text}{tail}.")
+    body = f"{subject_text} {verb_form(c)} {c.obj.text}{tail}"
+    return f"{cap(front)}, {body}." if front else cap(body + ".")
+
+
+def questions(c: Clause, ask_name: str) -> list[tuple[str, str, str]]:
+    """(kind, question, answer) about the clause, the subject named `ask_name` in the question."""
+    base, past = c.verb[0], c.verb[1]
+    aux = "does" if c.present else "did"
+    obj_ref = c.obj.ref
+    v = third_person(base) if c.present else past
+    out = [("what", f"What {aux} {ask_name} {base}?", c.obj.text)]
+    if not c.pronoun:
+        out.append(("who", f"Who {v} {obj_ref}?", c.subj.name))
+    if not c.present:
+        out.append(("passive", f"What was {c.verb[2]} by {ask_name}?", c.obj.text))
+    for kind, (_, answer) in c.adjuncts.items():
+        q = {"where": f"Where {aux} {ask_name} {base} {obj_ref}?",
+             "when": f"When {aux} {ask_name} {base} {obj_ref}?",
+             "how": f"How {aux} {ask_name} {base} {obj_ref}?",
+             "tool": f"What {aux} {ask_name} {base} {obj_ref} with?",
+             "with": f"Who {aux} {ask_name} {base} {obj_ref} with?",
+             "for": f"Who {aux} {ask_name} {base} {obj_ref} for?"}[kind]
+        out.append((kind, q, answer))
+        if kind == "tool":
+            out.append((kind, f"What {aux} {ask_name} use to {base} {obj_ref}?", answer))
+        if kind == "when" and not c.present:
+            out.append((kind, f"When was {obj_ref} {c.verb[2]}?", answer))
+    return out
+
+
+def introduce(rng: random.Random, p: Person, anchor: Person | None, c: Clause) -> tuple[str, list[tuple[str, str]]]:
+    """The subject as the sentence writes it, and the questions about who they are."""
+    r = rng.random()
+    if r < 0.2:
+        job = rng.choice(JOBS)
+        c.role = ("job", job)
+        form = rng.choice([f"{p.name}, the {job},", f"The {job}, {p.name},", f"The {job} {p.name}", f"{p.name} the {job}"])
+        qs = [(f"Who was the {job}?", p.name), (f"What was {p.name}'s job?", job)]
+        if form.startswith(("The ", p.name + ",")):
+            qs.append((f"What does {p.name} do?", job) if rng.random() < 0.3 else (f"Who is the {job}?", p.name))
+        return form, qs
+    if r < 0.35 and anchor is not None:
+        kin = rng.choice(KIN[p.g])
+        c.role = ("kin", kin)
+        form = rng.choice([f"{anchor.name}'s {kin}, {p.name},", f"{anchor.name}'s {kin} {p.name}",
+                           f"{p.name}, {anchor.name}'s {kin},"])
+        return form, [(f"Who was {anchor.name}'s {kin}?", p.name), (f"Who is {anchor.name}'s {kin}?", p.name)]
+    return p.name, []
+
+
+def paragraph(rng: random.Random, names, streets, split: str) -> tuple[str, list[tuple[str, str]]]:
+    people: list[Person] = []
+    n_people = rng.choices([1, 2, 3], weights=[0.3, 0.5, 0.2])[0]
+    while len(people) < n_people:
+        p = person(rng, names)
+        if all(p.name.split()[-1] not in q.name and q.name.split()[-1] not in p.name for q in people):
+            people.append(p)
+    clauses: list[Clause] = []
+    sentences, qas_pool = [], []
+    mentioned: set[str] = set()
+    for i, p in enumerate(people):
+        other = rng.choice([q for q in people if q is not p]) if n_people > 1 else None
+        shared = clauses and rng.random() < 0.5  # the same verb as an earlier person: the name must pick
+        c = make_clause(rng, names, streets, p, other, verb=clauses[-1].verb if shared else None)
+        anchor = people[0] if i > 0 else None
+        subject_text, role_qs = introduce(rng, p, anchor, c)
+        qas_pool += [("role", q, a) for q, a in role_qs]
+        sentences.append(render(c, rng, subject_text))
+        clauses.append(c)
+        mentioned.add(p.name)
+        if rng.random() < 0.5:  # a second clause about the same person, often with a pronoun subject
+            c2 = make_clause(rng, names, streets, p, other)
+            same_gender_elsewhere = any(q.g == p.g for q in people if q is not p)
+            c2.pronoun = not same_gender_elsewhere and rng.random() < 0.6
+            sentences.append(render(c2, rng, p.he if c2.pronoun else p.name))
+            clauses.append(c2)
+    if n_people > 1 and rng.random() < 0.3:  # two people's clauses in one sentence
+        a, b = rng.sample(people, 2)
+        ca, cb = make_clause(rng, names, streets, a, None), make_clause(rng, names, streets, b, None)
+        ca.adjuncts, cb.adjuncts = {}, {}
+        joint = f"{a.name} {verb_form(ca)} {ca.obj.text}{rng.choice([', and', ' and', ', while', ' while'])} " \
+                f"{b.name} {verb_form(cb)} {cb.obj.text}."
+        sentences.append(cap(joint))
+        clauses += [ca, cb]
+    for _ in range(rng.choice([0, 0, 1, 1, 2])):
+        sentences.insert(rng.randrange(len(sentences) + 1), filler(rng))
+    text = " ".join(sentences)
+    for c in clauses:
+        qas_pool += [(kind, q, a) for kind, q, a in questions(c, c.subj.name)]
+    # Weighted order without replacement (key u^(1/w)): the adjunct questions, rarer per clause, come up more often.
+    qas_pool.sort(key=lambda item: -rng.random() ** (1 / QUESTION_WEIGHTS.get(item[0], 2.0)))
+    qas, asked = [], set()
+    for kind, q, a in qas_pool:
+        if q in asked or not unambiguous(q, a, text, clauses, kind):
+            continue
+        qas.append((cap(q), a))
+        asked.add(q)
+        if len(qas) == QUESTIONS_PER_PARAGRAPH:
+            break
+    return text, qas
+
+
+def unambiguous(question: str, answer: str, text: str, clauses: list[Clause], kind: str) -> bool:
+    """The answer is in the text once (a name may recur), and no other clause answers the question differently."""
+    if answer not in text or any(m in question for m in HELD_OUT_MARKERS):
+        return False
+    if kind not in ("who", "role", "with", "for") and text.count(answer) != 1:
+        return False
+    answers = {a for c in clauses for _, q, a in questions(c, c.subj.name) if q == question}
+    return answers <= {answer}
+
+
+def filler(rng: random.Random) -> str:
+    return rng.choice(FILLERS).format(n=rng.choice(CLOCK_WORDS), noun=rng.choice(NOUNS).replace("-", " "),
+                                      place=rng.choice(PLACE_NOUNS), mass=rng.choice(MASS), job=rng.choice(JOBS))
+
+
+def street_names(split: str) -> list[str]:
+    from faker import Faker
+
+    out = set()
+    for i, loc in enumerate(["en_US", "en_GB", "en_IE"] if split == "train" else ["en_AU", "en_NZ", "en_CA"]):
+        fake = Faker(loc)
+        fake.seed_instance(2000 + i)
+        for _ in range(300):
+            out.add(fake.street_name())
+    return sorted(s for s in out if reading_gen.split_of(s.split()[0]) == split and len(s) <= 24)
+
+
+def build(seed: int = DEFAULT_SEED, splits: dict[str, int] = SPLITS) -> dict[str, dict]:
+    out = {}
+    for split, n in splits.items():
+        rng = random.Random(f"{seed}-{split}")
+        names, streets = reading_gen.Names(rng, split), street_names(split)
+        data, p = [], 0
+        while len(data) < n:
+            context, qas = paragraph(rng, names, streets, split)
+            p += 1
+            if qas:
+                data.append(squad_files.paragraph_entry(split, p, context, qas))
+        out[split] = squad_files.document(VERSION, seed, data)
+    return out
+
+
+if __name__ == "__main__":
+    squad_files.cli(sys.modules[__name__])
