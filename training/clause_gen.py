@@ -8,11 +8,11 @@ written by hand it then names things that are not in them. Here every answer is 
 as "Mr" or "Captain"), so the only way to the answer is to find the clause the question's words point at and copy
 the part the question word stands for:
 
-    Marta repaired a copper kettle behind the garage on Friday.
-    Who repaired the copper kettle? / What did Marta repair? / Where did Marta repair the kettle? / When ...?
+    Dara repaired a copper kettle behind the garage on Friday.
+    Who repaired the copper kettle? / What did Dara repair? / Where did Dara repair the kettle? / When ...?
 
 Clauses come in the past and the present (do-support in the question), active and passive, with the subject
-named, in apposition ("Gwen, the farmer, ..."), by kin ("Ilsa's brother Tomas ..."), or as a pronoun after the
+named, in apposition ("Ines, the farmer, ..."), by kin ("Lotte's brother Pavel ..."), or as a pronoun after the
 first sentence; two people's clauses in one sentence; the same verb for two people (the name picks) and the
 same person twice (the object or the time picks). Adjuncts: place, time, manner or vehicle, instrument,
 companion, beneficiary.
