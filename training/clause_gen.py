@@ -180,8 +180,8 @@ def cap(s: str) -> str:
 class Thing:
     """An object phrase as written (`text`) and the phrase a question refers to it by (`ref`)."""
 
-    def __init__(self, text: str, ref: str, head: str):
-        self.text, self.ref, self.head = text, ref, head
+    def __init__(self, text: str, ref: str):
+        self.text, self.ref = text, ref
 
 
 def thing(rng: random.Random, verb: str, owner_his: str) -> Thing:
@@ -192,19 +192,19 @@ def thing(rng: random.Random, verb: str, owner_his: str) -> Thing:
         if kind < 0.4:
             container = rng.choice(CONTAINERS)
             text = indef(f"{container} of {food}")
-            return Thing(text, f"the {container} of {food}", food)
+            return Thing(text, f"the {container} of {food}")
         if kind < 0.7 and food in PLURAL_FOODS:
             n = rng.choice(["two", "three", "four", "five", "six", "ten", "twelve", "a dozen", "some"])
-            return Thing(f"{n} {food}", f"the {food}", food)
+            return Thing(f"{n} {food}", f"the {food}")
         adj = rng.choice(ADJECTIVES[:8] + ["fresh", "warm", "sweet", "sour", "homemade", "stale", "spiced"])
-        return Thing(f"{adj} {food}" if food in MASS or rng.random() < 0.5 else f"the {adj} {food}", f"the {food}", food)
+        return Thing(f"{adj} {food}" if food in MASS or rng.random() < 0.5 else f"the {adj} {food}", f"the {food}")
     noun = rng.choice(NOUNS).replace("-", " ")
     adj = rng.choice(ADJECTIVES + COLOURS)
     if r < 0.5:
         text = indef(f"{adj} {noun}")
     elif r < 0.65:
         text = f"{owner_his} {adj} {noun}"
-        return Thing(text, text, noun)
+        return Thing(text, text)
     elif r < 0.8:
         text = f"the {adj} {noun}"
     elif r < 0.9:
@@ -212,9 +212,9 @@ def thing(rng: random.Random, verb: str, owner_his: str) -> Thing:
         text = indef(f"{adj} {adj2} {noun}") if adj not in COLOURS else indef(f"{adj} {noun}")
     else:
         n = rng.choice(["two", "three", "four", "five", "six", "seven", "ten"])
-        return Thing(f"{n} {adj} {plural(noun)}", f"the {plural(noun)}", noun)
+        return Thing(f"{n} {adj} {plural(noun)}", f"the {plural(noun)}")
     ref = f"the {noun}" if rng.random() < 0.5 else "the " + text.split(" ", 1)[1]
-    return Thing(text, ref, noun)
+    return Thing(text, ref)
 
 
 def place(rng: random.Random, names: reading_gen.Names, street_pool: list[str]) -> tuple[str, str]:
@@ -271,13 +271,12 @@ def person(rng: random.Random, names: reading_gen.Names) -> Person:
 
 
 class Clause:
-    """One event: who did what (and where, when, how, with what, with whom, for whom); `fields` holds the
-    answerable parts, `questions` the (question, answer) pairs it supports."""
+    """One event: who did what (and where, when, how, with what, with whom, for whom). `adjuncts` maps each
+    adjunct's kind to (the phrase as written, the answer a question about it gets); `questions` asks about all."""
 
     def __init__(self, subj: Person, verb: tuple, obj: Thing, present: bool):
         self.subj, self.verb, self.obj, self.present = subj, verb, obj, present
         self.adjuncts: dict[str, tuple[str, str]] = {}  # kind -> (phrase as written, answer)
-        self.role = None  # (kind, word) when the subject was introduced by job or kin
         self.pronoun = False
 
 
@@ -357,7 +356,6 @@ def introduce(rng: random.Random, p: Person, anchor: Person | None, c: Clause) -
     r = rng.random()
     if r < 0.2:
         job = rng.choice(JOBS)
-        c.role = ("job", job)
         form = rng.choice([f"{p.name}, the {job},", f"The {job}, {p.name},", f"The {job} {p.name}", f"{p.name} the {job}"])
         qs = [(f"Who was the {job}?", p.name), (f"What was {p.name}'s job?", job)]
         if form.startswith(("The ", p.name + ",")):
@@ -365,14 +363,13 @@ def introduce(rng: random.Random, p: Person, anchor: Person | None, c: Clause) -
         return form, qs
     if r < 0.35 and anchor is not None:
         kin = rng.choice(KIN[p.g])
-        c.role = ("kin", kin)
         form = rng.choice([f"{anchor.name}'s {kin}, {p.name},", f"{anchor.name}'s {kin} {p.name}",
                            f"{p.name}, {anchor.name}'s {kin},"])
         return form, [(f"Who was {anchor.name}'s {kin}?", p.name), (f"Who is {anchor.name}'s {kin}?", p.name)]
     return p.name, []
 
 
-def paragraph(rng: random.Random, names, streets, split: str) -> tuple[str, list[tuple[str, str]]]:
+def paragraph(rng: random.Random, names, streets) -> tuple[str, list[tuple[str, str]]]:
     people: list[Person] = []
     n_people = rng.choices([1, 2, 3], weights=[0.3, 0.5, 0.2])[0]
     while len(people) < n_people:
@@ -381,7 +378,6 @@ def paragraph(rng: random.Random, names, streets, split: str) -> tuple[str, list
             people.append(p)
     clauses: list[Clause] = []
     sentences, qas_pool = [], []
-    mentioned: set[str] = set()
     for i, p in enumerate(people):
         other = rng.choice([q for q in people if q is not p]) if n_people > 1 else None
         shared = clauses and rng.random() < 0.5  # the same verb as an earlier person: the name must pick
@@ -391,7 +387,6 @@ def paragraph(rng: random.Random, names, streets, split: str) -> tuple[str, list
         qas_pool += [("role", q, a) for q, a in role_qs]
         sentences.append(render(c, rng, subject_text))
         clauses.append(c)
-        mentioned.add(p.name)
         if rng.random() < 0.5:  # a second clause about the same person, often with a pronoun subject
             c2 = make_clause(rng, names, streets, p, other)
             same_gender_elsewhere = any(q.g == p.g for q in people if q is not p)
@@ -458,7 +453,7 @@ def build(seed: int = DEFAULT_SEED, splits: dict[str, int] = SPLITS) -> dict[str
         names, streets = reading_gen.Names(rng, split), street_names(split)
         data, p = [], 0
         while len(data) < n:
-            context, qas = paragraph(rng, names, streets, split)
+            context, qas = paragraph(rng, names, streets)
             p += 1
             if qas:
                 data.append(squad_files.paragraph_entry(split, p, context, qas))
