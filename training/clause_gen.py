@@ -11,11 +11,17 @@ the part the question word stands for:
     Dara repaired a copper kettle behind the garage on Friday.
     Who repaired the copper kettle? / What did Dara repair? / Where did Dara repair the kettle? / When ...?
 
-Clauses come in the past and the present (do-support in the question), active and passive, with the subject
-named, in apposition ("Ines, the farmer, ..."), by kin ("Lotte's brother Pavel ..."), or as a pronoun after the
-first sentence; two people's clauses in one sentence; the same verb for two people (the name picks) and the
-same person twice (the object or the time picks). Adjuncts: place, time, manner or vehicle, instrument,
-companion, beneficiary.
+Clauses come in the past, the past perfect and the present (do-support in the question), active and passive,
+with the subject named, in apposition ("Ines, the farmer, ..."), by kin ("Lotte's brother Pavel ..."), or as a
+pronoun after the first sentence; with an adjunct or a lead-in phrase before the subject ("With a rusty saw,
+...", "Back from the market, ..."), another predicate before a pronoun ("Dara sighed, and she ..."), the
+instrument as the object of "used", one subject with two predicates ("... and then ..."); two people's clauses in
+one sentence; the same verb for two people (the name picks) and the same person twice (the object or the time
+picks). Adjuncts: place, time, manner or vehicle, instrument, companion, beneficiary.
+
+Each question kind comes in several wordings ("Where", "In what place", "Whereabouts"; "What tool did ... use
+to"; "With whom"; "On which day", "What time"; "By whom was ..."), some with another adjunct of the clause in
+them ("Who repaired the kettle on Friday?"), so the question's words, not only its first word, pick the fact.
 
 What it never writes: reading_gen's held-out sentence shapes and question phrasings (clefts, "Which person",
 "Whom", "To whom", "At what time", "By what means", ...: HELD_OUT_MARKERS, checked by a unit test), so the
@@ -32,7 +38,7 @@ import sys
 
 from training import reading_gen, squad_files
 
-VERSION = "clause_gen-2"  # bump when the output changes: a stale generated set is rewritten
+VERSION = "clause_gen-4"  # bump when the output changes: a stale generated set is rewritten
 DEFAULT_SEED = 17
 SPLITS = {"train": 20000, "dev": 60}
 QUESTIONS_PER_PARAGRAPH = 3
@@ -145,6 +151,17 @@ FILLERS = ["It rained all week.", "The wind was strong that day.", "Nobody was i
            "The light was fading.", "There was a smell of smoke in the air.", "The clock in the square struck {n}.",
            "A {noun} lay forgotten in the {place}.", "The {place} smelled of {mass}.", "Someone was singing in the {place}.",
            "The {job} waved from across the street.", "Nobody knew who owned the {noun}."]
+
+# Phrases that come before a clause's subject or its first predicate, so the subject is not always the first word
+# and a pronoun must be tied to the name before it. None of them is a time: a when-question's answer stays unique.
+LEAD_INS = ["Back from the market", "Humming a tune", "Without a word", "As usual", "Tired but happy",
+            "Wearing a thick coat", "Full of hope", "Still half asleep", "Whistling softly", "With great care",
+            "Having finished the washing", "Having read the letter", "Out of breath", "To everyone's surprise",
+            "Feeling brave", "Quietly", "In a good mood", "After a long walk", "Laughing", "Without any help"]
+# Verbs of no clause and no thing of NOUNS, so no question about a clause can also fit one of these.
+FIRST_ACTS = ["sighed", "looked around", "rolled up {his} sleeves", "yawned", "stretched", "put on {his} boots",
+              "took a deep breath", "said nothing", "nodded", "waved to a neighbour", "smiled", "sat down for a moment",
+              "called out a greeting", "thought for a while", "hummed a tune"]
 
 
 def third_person(base: str) -> str:
@@ -312,42 +329,86 @@ def verb_form(c: Clause) -> str:
 
 
 def render(c: Clause, rng: random.Random, subject_text: str) -> str:
+    """The clause as one sentence: active (adjuncts after the object, or one of them fronted: "On Sundays, he
+    ...", "With a rusty saw, Dara ..."), passive, or with its instrument as the object of "used"."""
     adjuncts = [phrase for kind, (phrase, _) in c.adjuncts.items()]
     rng.shuffle(adjuncts)
     front = ""
     if "when" in c.adjuncts and rng.random() < 0.3:  # a fronted time: "On Sundays, he ..."
         front = c.adjuncts["when"][0]
+    elif adjuncts and rng.random() < 0.2:  # a fronted place, instrument, vehicle, beneficiary or companion
+        front = adjuncts[0]
+    if front:
         adjuncts.remove(front)
     tail = "".join(" " + a for a in adjuncts)
     if subject_text == c.subj.name and not c.present and not front and rng.random() < 0.15:
         return cap(f"{c.obj.text} was {c.verb[2]} by {subject_text}{tail}.")
-    body = f"{subject_text} {verb_form(c)} {c.obj.text}{tail}"
-    return f"{cap(front)}, {body}." if front else cap(body + ".")
+    if "tool" in c.adjuncts and not front and rng.random() < 0.3:  # "Dara used a rusty saw to cut the plank"
+        rest = "".join(" " + a for a in adjuncts if a != c.adjuncts["tool"][0])
+        used = "uses" if c.present else "used"
+        return cap(f"{subject_text} {used} {c.adjuncts['tool'][1]} to {c.verb[0]} {c.obj.text}{rest}.")
+    verb = verb_form(c)
+    if not c.present and rng.random() < 0.15:  # the past perfect: "Dara had repaired a kettle"
+        verb = f"had {c.verb[2]}"
+    body = f"{subject_text} {verb} {c.obj.text}{tail}"
+    inner = body[0].lower() + body[1:] if body.startswith("The ") else body  # "Until noon, the cook, Ines, ..."
+    if front:
+        return f"{cap(front)}, {inner}."
+    r = rng.random()
+    if r < 0.1:  # a participle phrase before the subject: "Back from the market, Dara ..."
+        return f"{rng.choice(LEAD_INS)}, {inner}."
+    if r < 0.2 and subject_text == c.subj.name:  # another predicate first, then a pronoun: "Dara sighed, and she ..."
+        state = rng.choice(FIRST_ACTS).format(his=c.subj.his)
+        return cap(f"{subject_text} {state}, and {c.subj.he} {verb} {c.obj.text}{tail}.")
+    return cap(body + ".")
 
 
-def questions(c: Clause, ask_name: str) -> list[tuple[str, str, str]]:
-    """(kind, question, answer) about the clause, the subject named `ask_name` in the question."""
-    base, past = c.verb[0], c.verb[1]
+def time_wordings(t: str) -> list[str]:
+    """Question words for a time phrase: "When" always, and the wording its form invites."""
+    if t.startswith("on ") and t.split()[1].rstrip("s") in DAY_NAMES:
+        return ["When", "On which day", "On what day"]
+    if t.startswith("in ") and t.split()[1] in MONTH_NAMES:
+        return ["When", "In which month", "In what month"]
+    if t.startswith("in ") and t.split()[1].isdigit():
+        return ["When", "In which year", "In what year"]
+    if t.endswith("o'clock") or (t.startswith("at ") and t.split()[1] in CLOCK_WORDS):
+        return ["When", "What time"]
+    return ["When"]
+
+
+def questions(c: Clause, ask_name: str) -> list[tuple[str, list[str], str]]:
+    """(kind, wordings, answer) about the clause, the subject named `ask_name` in the question: every wording asks
+    the same thing, and the paragraph picks one. A wording with one of the clause's other adjuncts in it ("Who
+    repaired the kettle on Friday?") is one the question's words must match, not only its names."""
+    base, past, part = c.verb
     aux = "does" if c.present else "did"
     obj_ref = c.obj.ref
     v = third_person(base) if c.present else past
-    out = [("what", f"What {aux} {ask_name} {base}?", c.obj.text)]
+    extra = [phrase for kind, (phrase, _) in c.adjuncts.items() if kind in ("where", "when")]
+    detail = f" {extra[0]}" if extra else ""
+    what = [f"What {aux} {ask_name} {base}?"] + ([f"What {aux} {ask_name} {base}{detail}?"] if detail else [])
+    out = [("what", what, c.obj.text)]
     if not c.pronoun:
-        out.append(("who", f"Who {v} {obj_ref}?", c.subj.name))
+        who = [f"Who {v} {obj_ref}?"] + ([f"Who {v} {obj_ref}{detail}?"] if detail else [])
+        if not c.present:
+            who.append(f"By whom was {obj_ref} {part}?")
+        out.append(("who", who, c.subj.name))
     if not c.present:
-        out.append(("passive", f"What was {c.verb[2]} by {ask_name}?", c.obj.text))
+        out.append(("passive", [f"What was {part} by {ask_name}?"], c.obj.text))
+    tail = f"{ask_name} {base} {obj_ref}"
     for kind, (_, answer) in c.adjuncts.items():
-        q = {"where": f"Where {aux} {ask_name} {base} {obj_ref}?",
-             "when": f"When {aux} {ask_name} {base} {obj_ref}?",
-             "how": f"How {aux} {ask_name} {base} {obj_ref}?",
-             "tool": f"What {aux} {ask_name} {base} {obj_ref} with?",
-             "with": f"Who {aux} {ask_name} {base} {obj_ref} with?",
-             "for": f"Who {aux} {ask_name} {base} {obj_ref} for?"}[kind]
-        out.append((kind, q, answer))
-        if kind == "tool":
-            out.append((kind, f"What {aux} {ask_name} use to {base} {obj_ref}?", answer))
+        wordings = {
+            "where": [f"Where {aux} {tail}?", f"In what place {aux} {tail}?", f"Whereabouts {aux} {tail}?",
+                      f"At what spot {aux} {tail}?"],
+            "when": [f"{w} {aux} {tail}?" for w in time_wordings(answer)],
+            "how": [f"How {aux} {tail}?", f"In what way {aux} {tail}?"],
+            "tool": [f"What {aux} {tail} with?", f"What {aux} {ask_name} use to {base} {obj_ref}?",
+                     f"With what {aux} {tail}?", f"What tool {aux} {ask_name} use to {base} {obj_ref}?"],
+            "with": [f"Who {aux} {tail} with?", f"With whom {aux} {tail}?"],
+            "for": [f"Who {aux} {tail} for?", f"For whom {aux} {tail}?"]}[kind]
+        out.append((kind, wordings, answer))
         if kind == "when" and not c.present:
-            out.append((kind, f"When was {obj_ref} {c.verb[2]}?", answer))
+            out.append((kind, [f"When was {obj_ref} {part}?"], answer))
     return out
 
 
@@ -357,7 +418,8 @@ def introduce(rng: random.Random, p: Person, anchor: Person | None, c: Clause) -
     if r < 0.2:
         job = rng.choice(JOBS)
         form = rng.choice([f"{p.name}, the {job},", f"The {job}, {p.name},", f"The {job} {p.name}", f"{p.name} the {job}"])
-        qs = [(f"Who was the {job}?", p.name), (f"What was {p.name}'s job?", job)]
+        qs = [(f"Who was the {job}?", p.name),
+              (rng.choice([f"What was {p.name}'s job?", f"What was {p.name}'s trade?", f"What was {p.name}'s occupation?"]), job)]
         if form.startswith(("The ", p.name + ",")):
             qs.append((f"What does {p.name} do?", job) if rng.random() < 0.3 else (f"Who is the {job}?", p.name))
         return form, qs
@@ -390,8 +452,16 @@ def paragraph(rng: random.Random, names, streets) -> tuple[str, list[tuple[str, 
         if rng.random() < 0.5:  # a second clause about the same person, often with a pronoun subject
             c2 = make_clause(rng, names, streets, p, other)
             same_gender_elsewhere = any(q.g == p.g for q in people if q is not p)
-            c2.pronoun = not same_gender_elsewhere and rng.random() < 0.6
-            sentences.append(render(c2, rng, p.he if c2.pronoun else p.name))
+            active = sentences[-1].startswith(cap(p.name) + " ") and f" by {p.name}" not in sentences[-1]
+            if subject_text == p.name and active and c.present == c2.present and rng.random() < 0.3:
+                # one subject, two predicates: "Dara fixed the kettle and then painted the fence."
+                c2.adjuncts.pop("tool", None)
+                link = rng.choice([" and then", " and", ", and later", ", then"])
+                second = f"{verb_form(c2)} {c2.obj.text}" + "".join(" " + ph for ph, _ in c2.adjuncts.values())
+                sentences[-1] = f"{sentences[-1][:-1]}{link} {second}."
+            else:
+                c2.pronoun = not same_gender_elsewhere and rng.random() < 0.6
+                sentences.append(render(c2, rng, p.he if c2.pronoun else p.name))
             clauses.append(c2)
     if n_people > 1 and rng.random() < 0.3:  # two people's clauses in one sentence
         a, b = rng.sample(people, 2)
@@ -405,7 +475,7 @@ def paragraph(rng: random.Random, names, streets) -> tuple[str, list[tuple[str, 
         sentences.insert(rng.randrange(len(sentences) + 1), filler(rng))
     text = " ".join(sentences)
     for c in clauses:
-        qas_pool += [(kind, q, a) for kind, q, a in questions(c, c.subj.name)]
+        qas_pool += [(kind, rng.choice(wordings), a) for kind, wordings, a in questions(c, c.subj.name)]
     # Weighted order without replacement (key u^(1/w)): the adjunct questions, rarer per clause, come up more often.
     qas_pool.sort(key=lambda item: -rng.random() ** (1 / QUESTION_WEIGHTS.get(item[0], 2.0)))
     qas, asked = [], set()
@@ -425,7 +495,7 @@ def unambiguous(question: str, answer: str, text: str, clauses: list[Clause], ki
         return False
     if kind not in ("who", "role", "with", "for") and text.count(answer) != 1:
         return False
-    answers = {a for c in clauses for _, q, a in questions(c, c.subj.name) if q == question}
+    answers = {a for c in clauses for _, wordings, a in questions(c, c.subj.name) if question in wordings}
     return answers <= {answer}
 
 

@@ -57,3 +57,24 @@ def test_the_question_words_pick_between_similar_facts(train):
         if m and context.count(f" {m.group(1)} ") >= 2:
             both += 1
     assert both >= 10
+
+
+def test_each_question_kind_is_asked_in_several_wordings(train):
+    """A reader must map new question words onto the fact they ask for: the same kind comes in several wordings."""
+    questions = [qa["question"] for _, qa in rows(train)]
+    for wordings in (["Where ", "In what place ", "Whereabouts ", "At what spot "],
+                     ["What did ", "What tool did ", "With what did "],
+                     ["Who did ", "With whom did ", "For whom did "],
+                     ["When did ", "On which day ", "On what day ", "What time "]):
+        seen = [w for w in wordings if any(q.startswith(w) for q in questions)]
+        assert len(seen) >= len(wordings) - 1, (wordings, seen)
+    assert any(q.startswith("By whom was ") for q in questions)
+
+
+def test_the_subject_is_not_always_the_sentence_start(train):
+    """Fronted adjuncts and lead-in phrases, one subject with two predicates, the past perfect."""
+    sentences = [s for c, _ in rows(train) for s in re.split(r"(?<=\.) ", c)]
+    assert any(s.startswith(tuple(clause_gen.LEAD_INS)) for s in sentences)
+    assert any(re.match(r"(With|Using|On|In|Behind|Near|For) [^,]+, [A-Z]", s) for s in sentences)
+    assert any(" and then " in s or ", and later " in s for s in sentences)
+    assert any(" had " in s for s in sentences)
