@@ -17,7 +17,10 @@ pronoun after the first sentence; with an adjunct or a lead-in phrase before the
 ...", "Back from the market, ..."), another predicate before a pronoun ("Dara sighed, and she ..."), the
 instrument as the object of "used", one subject with two predicates ("... and then ..."); two people's clauses in
 one sentence; the same verb for two people (the name picks) and the same person twice (the object or the time
-picks). Adjuncts: place, time, manner or vehicle, instrument, companion, beneficiary.
+picks). Adjuncts: place, time, manner or vehicle, instrument, companion, beneficiary. Between two people: a thing
+passing from one to the other, written from either side ("Dara sold Pavel a kettle", "Pavel bought a kettle from
+Dara", "Pavel was sent a kettle by Dara"), and one acting on the other ("Pavel was visited by Dara"), so the
+first name of a sentence is not always the one who acted.
 
 Each question kind comes in several wordings ("Where", "In what place", "Whereabouts"; "What tool did ... use
 to"; "With whom"; "On which day", "What time"; "By whom was ..."), some with another adjunct of the clause in
@@ -38,7 +41,7 @@ import sys
 
 from training import reading_gen, squad_files
 
-VERSION = "clause_gen-4"  # bump when the output changes: a stale generated set is rewritten
+VERSION = "clause_gen-5"  # bump when the output changes: a stale generated set is rewritten
 DEFAULT_SEED = 17
 SPLITS = {"train": 20000, "dev": 60}
 QUESTIONS_PER_PARAGRAPH = 3
@@ -122,6 +125,7 @@ SPATIAL = ["in the", "behind the", "under the", "near the", "beside the", "next 
 DAY_NAMES = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 MONTH_NAMES = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
                "November", "December"]
+PLURAL_WORDS = {"two", "three", "four", "five", "six", "seven", "ten", "twelve", "some"}  # how thing() counts
 CLOCK_WORDS = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"]
 MEALS = ["breakfast", "lunch", "dinner", "supper", "school", "work", "church", "the match", "the storm", "the party",
          "the concert", "the harvest", "the wedding", "the flood", "the holidays", "the fair"]
@@ -188,6 +192,13 @@ def plural(noun: str) -> str:
 
 def indef(words: str) -> str:
     return ("an " if words[0] in "aeiou" else "a ") + words
+
+
+def was(phrase: str) -> str:
+    """The passive's auxiliary for a thing phrase: "six trailers were", "a kettle was"."""
+    head = phrase.split(" of ")[0].split()  # "a jar of plums" is one jar
+    plural = head[0] in PLURAL_WORDS or phrase.startswith("a dozen") or head[-1] in PLURAL_FOODS
+    return "were" if plural else "was"
 
 
 def cap(s: str) -> str:
@@ -342,7 +353,7 @@ def render(c: Clause, rng: random.Random, subject_text: str) -> str:
         adjuncts.remove(front)
     tail = "".join(" " + a for a in adjuncts)
     if subject_text == c.subj.name and not c.present and not front and rng.random() < 0.15:
-        return cap(f"{c.obj.text} was {c.verb[2]} by {subject_text}{tail}.")
+        return cap(f"{c.obj.text} {was(c.obj.text)} {c.verb[2]} by {subject_text}{tail}.")
     if "tool" in c.adjuncts and not front and rng.random() < 0.3:  # "Dara used a rusty saw to cut the plank"
         rest = "".join(" " + a for a in adjuncts if a != c.adjuncts["tool"][0])
         used = "uses" if c.present else "used"
@@ -431,6 +442,58 @@ def introduce(rng: random.Random, p: Person, anchor: Person | None, c: Clause) -
     return p.name, []
 
 
+# Things passing from one person to another: (base, past, participle) of the giver's verb, and the receiver's
+# verb with the same meaning seen from the other side (base, past) or None. A reader must know that in "Pavel
+# bought a kettle from Dara" Dara is the one who sold it.
+TRANSFERS = [(("sell", "sold", "sold"), ("buy", "bought")), (("lend", "lent", "lent"), ("borrow", "borrowed")),
+             (("rent out", "rented out", "rented out"), ("rent", "rented")), (("give", "gave", None), ("get", "got")),
+             (("send", "sent", "sent"), None), (("post", "posted", "posted"), None), (("offer", "offered", "offered"), None),
+             (("bring", "brought", "brought"), None), (("pass", "passed", "passed"), None)]
+# Verbs with a person as object; "meet" is symmetric (either person met the other).
+PERSON_VERBS = [("visit", "visited", "visited"), ("help", "helped", "helped"), ("thank", "thanked", "thanked"),
+                ("phone", "phoned", "phoned"), ("greet", "greeted", "greeted"), ("follow", "followed", "followed"),
+                ("invite", "invited", "invited"), ("meet", "met", "met"), ("interview", "interviewed", "interviewed"),
+                ("teach", "taught", "taught"), ("drive", "drove", "driven"), ("warn", "warned", "warned")]
+
+Asks = list  # [(kind, wordings, answer)]: questions about one fact, each wording asking the same thing
+
+
+def transfer(rng: random.Random, giver: Person, taker: Person) -> tuple[str, Asks]:
+    """One thing passing from `giver` to `taker`, written from either side (active, converse verb, passive)."""
+    (base, past, part), converse = rng.choice(TRANSFERS)
+    obj = thing(rng, "bring", giver.his)
+    g, t, ref = giver.name, taker.name, obj.ref
+    forms = [f"{g} {past} {t} {obj.text}", f"{g} {past} {obj.text} to {t}"]
+    if converse:
+        forms += [f"{t} {converse[1]} {obj.text} from {g}"] * 2
+    if part:
+        forms += [f"{t} was {part} {obj.text} by {g}", f"{obj.text} {was(obj.text)} {part} to {t} by {g}"]
+    asks = [("giver", [f"Who {past} {ref} to {t}?", f"Who {past} {t} {ref}?"], g),
+            ("taker", [f"Who did {g} {base} {ref} to?"], t),
+            ("what", [f"What did {g} {base} to {t}?", f"What did {g} {base} {t}?"], obj.text)]
+    if converse and converse[0] != "get":  # "get from" is one of reading_gen's held-out question phrasings
+        asks += [("giver", [f"Who did {t} {converse[0]} {ref} from?"], g),
+                 ("taker", [f"Who {converse[1]} {ref} from {g}?"], t),
+                 ("what", [f"What did {t} {converse[0]} from {g}?"], obj.text)]
+    return cap(rng.choice(forms)) + ".", asks
+
+
+def person_act(rng: random.Random, names, streets, actor: Person, other: Person) -> tuple[str, Asks]:
+    """`actor` visits, helps, meets ... `other`: the person asked about may be the sentence's object, or its
+    subject in the passive ("Pavel was visited by Dara")."""
+    base, past, part = rng.choice(PERSON_VERBS)
+    where, answer = place(rng, names, streets)
+    a, o = actor.name, other.name
+    forms = [f"{a} {past} {o} {where}", f"{o} was {part} by {a} {where}", f"{cap(where)}, {a} {past} {o}"]
+    asks = [("who", [f"Who {past} {o}?", f"Who {past} {o} {where}?"], a),
+            ("object", [f"Who did {a} {base}?", f"Who did {a} {base} {where}?"], o),
+            ("where", [f"Where did {a} {base} {o}?", f"In what place did {a} {base} {o}?"], answer)]
+    if base == "meet":  # either one met the other
+        forms.append(f"{o} met {a} {where}")
+        asks += [("object", [f"Who did {o} meet?"], a), ("where", [f"Where did {o} meet {a}?"], answer)]
+    return cap(rng.choice(forms)) + ".", asks
+
+
 def paragraph(rng: random.Random, names, streets) -> tuple[str, list[tuple[str, str]]]:
     people: list[Person] = []
     n_people = rng.choices([1, 2, 3], weights=[0.3, 0.5, 0.2])[0]
@@ -463,6 +526,11 @@ def paragraph(rng: random.Random, names, streets) -> tuple[str, list[tuple[str, 
                 c2.pronoun = not same_gender_elsewhere and rng.random() < 0.6
                 sentences.append(render(c2, rng, p.he if c2.pronoun else p.name))
             clauses.append(c2)
+    between: Asks = []
+    if n_people > 1 and rng.random() < 0.6:  # a thing passing between two people, or one acting on the other
+        a, b = rng.sample(people, 2)
+        sentence, between = transfer(rng, a, b) if rng.random() < 0.5 else person_act(rng, names, streets, a, b)
+        sentences.insert(rng.randrange(len(sentences) + 1), sentence)
     if n_people > 1 and rng.random() < 0.3:  # two people's clauses in one sentence
         a, b = rng.sample(people, 2)
         ca, cb = make_clause(rng, names, streets, a, None), make_clause(rng, names, streets, b, None)
@@ -474,13 +542,13 @@ def paragraph(rng: random.Random, names, streets) -> tuple[str, list[tuple[str, 
     for _ in range(rng.choice([0, 0, 1, 1, 2])):
         sentences.insert(rng.randrange(len(sentences) + 1), filler(rng))
     text = " ".join(sentences)
-    for c in clauses:
-        qas_pool += [(kind, rng.choice(wordings), a) for kind, wordings, a in questions(c, c.subj.name)]
+    asks = [ask for c in clauses for ask in questions(c, c.subj.name)] + between
+    qas_pool += [(kind, rng.choice(wordings), a) for kind, wordings, a in asks]
     # Weighted order without replacement (key u^(1/w)): the adjunct questions, rarer per clause, come up more often.
     qas_pool.sort(key=lambda item: -rng.random() ** (1 / QUESTION_WEIGHTS.get(item[0], 2.0)))
     qas, asked = [], set()
     for kind, q, a in qas_pool:
-        if q in asked or not unambiguous(q, a, text, clauses, kind):
+        if q in asked or not unambiguous(q, a, text, asks, kind):
             continue
         qas.append((cap(q), a))
         asked.add(q)
@@ -489,14 +557,16 @@ def paragraph(rng: random.Random, names, streets) -> tuple[str, list[tuple[str, 
     return text, qas
 
 
-def unambiguous(question: str, answer: str, text: str, clauses: list[Clause], kind: str) -> bool:
-    """The answer is in the text once (a name may recur), and no other clause answers the question differently."""
+PERSON_ANSWERS = ("who", "role", "with", "for", "giver", "taker", "object")  # kinds whose answer is a person
+
+
+def unambiguous(question: str, answer: str, text: str, asks: Asks, kind: str) -> bool:
+    """The answer is in the text once (a name may recur), and no other fact answers the question differently."""
     if answer not in text or any(m in question for m in HELD_OUT_MARKERS):
         return False
-    if kind not in ("who", "role", "with", "for") and text.count(answer) != 1:
+    if kind not in PERSON_ANSWERS and text.count(answer) != 1:
         return False
-    answers = {a for c in clauses for _, wordings, a in questions(c, c.subj.name) if question in wordings}
-    return answers <= {answer}
+    return {a for _, wordings, a in asks if question in wordings} <= {answer}
 
 
 def filler(rng: random.Random) -> str:

@@ -32,6 +32,15 @@ def save(model, tok, out: Path, card: dict) -> None:
     atomic_write_json(out / "card.json", card)
 
 
+def mix_arg(text: str) -> dict[str, float]:
+    from training.gpt2_data import parse_mix
+
+    try:
+        return parse_mix(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from e
+
+
 def main(argv=None) -> None:
     from training.gpt2_base import load_pretrained, pretrain_tiny
     from training.gpt2_data import corpus_texts, held_out_sets, load_examples
@@ -48,9 +57,10 @@ def main(argv=None) -> None:
     # All three generators by default: squad_gen alone teaches its own world's templates, and closed word lists let
     # a model answer with a likely item instead of reading; clause_gen's open-vocabulary answers end that
     # (docs/GPT2_QA_TRAINING.md has each recipe's figures on the three held-out sets).
-    parser.add_argument("--offline-train", default="squad_gen,reading_gen,clause_gen",
-                        choices=["squad_gen", "squad_gen,reading_gen", "squad_gen,reading_gen,clause_gen"],
-                        help="without --dataset: the generators whose training splits are mixed (training/gpt2_data.py)")
+    parser.add_argument("--offline-train", default="squad_gen,reading_gen,clause_gen", type=mix_arg,
+                        help="without --dataset: the generators whose training splits are mixed, each optionally "
+                             "with the share of its split used, e.g. squad_gen:0.5,reading_gen,clause_gen "
+                             "(training/gpt2_data.py)")
     parser.add_argument("--eval-limit", type=int, default=200,
                         help="evaluate on the first N held-out examples (each version, greedy and sampled)")
     # Drills on the generators' mixed paragraphs cross their copy transition later than on squad_gen's alone (1,000
@@ -84,7 +94,7 @@ def main(argv=None) -> None:
     torch.manual_seed(args.seed)
     cap = args.max_steps
     started = time.perf_counter()
-    train, train_src = load_examples(args.dataset, "train", args.train_limit, sources=tuple(args.offline_train.split(",")))
+    train, train_src = load_examples(args.dataset, "train", args.train_limit, sources=args.offline_train)
     sets = held_out_sets(args.dataset, min(args.eval_limit, 16) if cap else args.eval_limit)
     first = next(iter(sets))  # name-disjoint offline, the dataset's dev split otherwise: the card's `held_out`
     dev_src = sets[first][1]

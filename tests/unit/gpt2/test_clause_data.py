@@ -78,3 +78,14 @@ def test_the_subject_is_not_always_the_sentence_start(train):
     assert any(re.match(r"(With|Using|On|In|Behind|Near|For) [^,]+, [A-Z]", s) for s in sentences)
     assert any(" and then " in s or ", and later " in s for s in sentences)
     assert any(" had " in s for s in sentences)
+
+
+def test_who_did_what_to_whom_is_asked_when_the_sentence_starts_with_the_other_person(train):
+    """"Pavel bought a kettle from Dara" / "Who sold the kettle to Pavel?" -> Dara; "Pavel was visited by Dara"
+    / "Who visited Pavel?" -> Dara: the sentence's first name is not always the one asked for."""
+    def asked_about_the_one_after(pattern):
+        return [qa for context, qa in rows(train) if qa["question"].startswith("Who ") and
+                re.search(pattern.format(re.escape(qa["answers"][0]["text"])), context)]
+
+    assert len(asked_about_the_one_after(r"\b(bought|borrowed|rented|got) [^.]+ from {}\.")) >= 5
+    assert len(asked_about_the_one_after(r"\bwas \w+ by {}\b")) >= 10

@@ -143,6 +143,21 @@ def test_the_offline_training_split_interleaves_the_generators_named():
     assert all(e["context"] in squad_contexts for e in only) and list(src["per_source"]) == ["squad_gen"]
 
 
+def test_a_share_takes_the_first_part_of_a_generators_split():
+    from training.gpt2_data import load_examples, parse_mix, read_squad_json, generator_dir
+
+    assert parse_mix("squad_gen:0.5,clause_gen") == {"squad_gen": 0.5, "clause_gen": 1.0}
+    for bad in ("squad_gen:0", "squad_gen:1.5", "squad_gen,nonesuch"):
+        with pytest.raises(ValueError):
+            parse_mix(bad)
+    squad = read_squad_json(generator_dir("squad_gen") / "train.json")
+    mixed, src = load_examples(None, "train", sources=parse_mix("squad_gen:0.25,reading_gen"))
+    assert src["per_source"]["squad_gen"] == round(0.25 * len(squad))
+    key = lambda e: (e["context"], e["question"])  # noqa: E731 (ids repeat across generators)
+    everything = {key(e) for e in squad}
+    assert {key(e) for e in mixed if key(e) in everything} == {key(e) for e in squad[:round(0.25 * len(squad))]}
+
+
 def test_the_generator_writes_the_same_data_whatever_pythons_hash_seed():
     """Seeded means the same bytes in every process: nothing may depend on str hashing (set order)."""
     import subprocess
