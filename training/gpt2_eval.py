@@ -40,15 +40,14 @@ def contained(prediction: str, gold: str) -> float:
 
 
 @torch.no_grad()
-def evaluate(model, tok, examples: list[dict], batch: int = 24, **settings) -> dict:
+def generate(model, tok, examples: list[dict], batch: int = 24, **settings) -> tuple[list[str], list[int]]:
+    """Each example's generated text (end-of-text cut) and its length in tokens, under EVAL_SETTINGS + `settings`."""
     s = {**EVAL_SETTINGS, **settings}
-    sample = s["temperature"] > 0
-    started = time.perf_counter()
     torch.manual_seed(s["seed"])
     tok.padding_side = "left"
     model.eval()
     decode = ({"do_sample": True, "temperature": s["temperature"], "top_k": s["top_k"], "top_p": s["top_p"]}
-              if sample else {"do_sample": False})
+              if s["temperature"] > 0 else {"do_sample": False})
     texts, lengths = [], []
     for i in range(0, len(examples), batch):
         chunk = examples[i:i + batch]
@@ -59,9 +58,15 @@ def evaluate(model, tok, examples: list[dict], batch: int = 24, **settings) -> d
             row = row[: row.index(tok.eos_token_id)] if tok.eos_token_id in row else row
             lengths.append(len(row))
             texts.append(tok.decode(row, skip_special_tokens=True))
+    return texts, lengths
+
+
+def evaluate(model, tok, examples: list[dict], batch: int = 24, **settings) -> dict:
+    started = time.perf_counter()
+    texts, lengths = generate(model, tok, examples, batch, **settings)
     return {
         **scores(texts, examples, lengths),
-        "settings": s,
+        "settings": {**EVAL_SETTINGS, **settings},
         "seconds": round(time.perf_counter() - started, 1),
         "samples": [{"question": e["question"], "gold": e["answer"], "output": t} for e, t in zip(examples[:3], texts)],
     }

@@ -432,7 +432,10 @@ def filler(rng: random.Random) -> str:
                                       animal=rng.choice(ANIMALS), spot=rng.choice(SPOTS))
 
 
-def paragraph(rng: random.Random, names: Names, split: str) -> tuple[str, list[tuple[str, str]]]:
+def paragraph(rng: random.Random, names: Names, split: str, questions_from: str | None = None
+              ) -> tuple[str, list[tuple[str, str]]]:
+    """A paragraph written with `split`'s sentence shapes and asked with `questions_from`'s phrasings (default the
+    same split; training/gpt2_axes.py crosses them to score one held-out axis at a time)."""
     n_people = rng.choices([1, 2, 3], weights=[0.35, 0.45, 0.2])[0]
     people = []
     while len(people) < n_people:
@@ -476,7 +479,7 @@ def paragraph(rng: random.Random, names: Names, split: str) -> tuple[str, list[t
     text = " ".join(parts)
     qas = []
     for f in rng.sample(facts, len(facts)):
-        qa = ask(f, rng, split, text)
+        qa = ask(f, rng, questions_from or split, text)
         if qa and not clash(qa, f, facts, text):
             qas.append(qa)
         if len(qas) == QUESTIONS_PER_PARAGRAPH:
