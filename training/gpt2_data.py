@@ -116,8 +116,8 @@ def held_out_sets(dataset: str | None, limit: int | None = None) -> dict[str, tu
 
 def load_examples(dataset: str | None, split: str, limit: int | None = None,
                   sources: tuple[str, ...] | dict[str, float] = tuple(OFFLINE_SOURCES)) -> tuple[list[dict], dict]:
-    """(examples, provenance) for split "train" or "dev". dataset: None (the generated sets: training is both
-    generators', dev is squad_gen's name-disjoint split), a directory holding train.json/dev.json, or a hub id
+    """(examples, provenance) for split "train" or "dev". dataset: None (the generated sets: training is the
+    generators' mix, dev is squad_gen's name-disjoint split), a directory holding train.json/dev.json, or a hub id
     (SQuAD's "validation" split stands for dev). `sources`: the generators whose training splits the offline
     default mixes (offline_train)."""
     if dataset is None and split == "train":
