@@ -17,9 +17,18 @@ def test_lowload_measures_engine_in_process_and_served_for_a_loop_model(served):
     assert "ebm" in bench_lowload.section({"ebm": r}, type("Args", (), {"requests": 1, "rounds": 1})())
 
 
-def test_the_floor_serves_the_no_op_handler_at_both_delays_beside_the_fastapi_route():
-    results = bench_floor.measure([1], seconds=0.5, rounds=1)
+def test_the_floor_serves_the_no_op_handler_and_a_model_beside_fastapi_and_splits_torchserve_time(served):
+    results = bench_floor.measure([1], seconds=0.5, rounds=1, models=["gan"], base=served.paths.base)
+    handler_ms = results.pop("handler_ms")
     assert {side for side, _ in results} == {"TorchServe REST, maxBatchDelay 1", "TorchServe REST, maxBatchDelay 0",
-                                            "FastAPI no-op"}
-    for runs in results.values():
-        assert runs[0]["requests"] >= 1 and runs[0]["failures"] == 0
+                                            "FastAPI no-op", "TorchServe REST, gan", "FastAPI peer, gan"}
+    for (side, _), runs in results.items():
+        run = runs[0]
+        assert run["requests"] >= 1 and run["failures"] == 0, side
+        assert sum(run["cpu_ms"].values()) > 0, side
+        if side.startswith("TorchServe"):  # the frontend's counters moved with this window's requests
+            assert 0 <= run["queued_ms"] < run["in_torchserve_ms"] < run["mean_ms"], (side, run)
+    assert handler_ms["gan"] > 0
+    args = type("Args", (), {"users": "1", "seconds": 0.5, "rounds": 1, "models": "gan"})()
+    text = bench_floor.section({**results, "handler_ms": handler_ms}, args)
+    assert "| TorchServe REST, gan | 1 |" in text and "worker round trip" in text and "gan " in text.split("in-process")[-1]
