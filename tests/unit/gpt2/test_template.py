@@ -158,3 +158,41 @@ def test_the_default_set_is_generated_once_and_read_like_a_dataset_directory(tmp
     dev, src = load_examples(str(root), "dev", 10)
     assert len(dev) == 10 and src["kind"] == "local SQuAD-format JSON"
     assert {"id", "question", "context", "answer"} <= dev[0].keys()
+
+
+def test_question_noise_replaces_one_wording_word_and_never_a_word_of_the_paragraph():
+    from training.train_gpt2_sft import noisy_question
+
+    context = "On Monday Ann sold a blue kettle to Bjorn at the market. Bjorn lived in Bree."
+    question = "By whom was the blue kettle sold to Bjorn?"
+    words = ["zebra", "quartz"]
+    kept = {"blue", "kettle", "sold", "the"}
+    changed = set()
+    for seed in range(40):
+        noisy = noisy_question(question, context, random.Random(seed), words)
+        before, after = question.rstrip("?").split(), noisy.rstrip("?").split()
+        assert noisy.endswith("?") and len(before) == len(after)
+        diff = [(a, b) for a, b in zip(before, after) if a != b]
+        assert len(diff) == 1 and diff[0][1].lower() in words and diff[0][0] not in kept | {"Bjorn"}
+        changed.add(diff[0][0])
+    assert changed == {"By", "whom", "was", "to"}  # words of one or two letters ("to", "in") are wording too
+    # A question made only of the paragraph's words (an inflected verb counts: "lives" for "lived") is left alone.
+    assert noisy_question("Bjorn lives Bree?", context, random.Random(0), words) == "Bjorn lives Bree?"
+
+
+def test_question_noise_reaches_its_share_of_rows_and_none_without_it():
+    _, tok = tiny_model()
+    context = "Ann lived in Bree. She had a goat named Pim."
+    examples = [{"question": "What was the goat called?", "context": context, "answer": "Pim"}]
+
+    def questions(rows):  # the question line of each row that has a context
+        texts = [tok.decode(r.ids) for r in rows]
+        return [t.split("\n")[0] for t in texts if "Context:" in t]
+
+    quiet = Curriculum(tok, examples, batch=400, short_steps=0, max_len=512, prompt_weight=0.3, bucket=1)
+    assert set(questions(quiet(0))) == {"Question: What was the goat called?"}
+    noisy = Curriculum(tok, examples, batch=400, short_steps=0, max_len=512, prompt_weight=0.3, bucket=1,
+                       question_noise=0.5)
+    asked = questions(noisy(0))
+    share = sum(q != "Question: What was the goat called?" for q in asked) / len(asked)
+    assert len(asked) > 300 and 0.35 < share < 0.65
