@@ -76,9 +76,6 @@ def main(argv=None) -> None:
     parser.add_argument("--sft-lr", type=float, help="default 2e-3 for the small model, 5e-5 for a named base")
     parser.add_argument("--sft-prompt-weight", type=float,
                         help="loss weight of the prompt's tokens: default 0.3 for the small model, 0 for a named base")
-    parser.add_argument("--sft-question-noise", type=float,
-                        help="share of SFT questions with one wording word replaced (training/train_gpt2_sft.py): "
-                             "default 0.2 for the small model, 0 for a named base")
     # 50 steps of 8 prompts x 4 answers at 3e-5 (measured on a 1.0 at greedy EM 0.645: 0.655 after; 100 steps of
     # 2 prompts at 1e-4, the earlier default, moved it to 0.59: too few prompts per step for that step size)
     parser.add_argument("--rl-steps", type=int, default=50)
@@ -109,7 +106,7 @@ def main(argv=None) -> None:
     if args.base_model:
         model, tok = load_pretrained(args.base_model)
         base = {"base_model": args.base_model}
-        sft_lr, prompt_weight, noise = args.sft_lr or 5e-5, 0.0, 0.0
+        sft_lr, prompt_weight = args.sft_lr or 5e-5, 0.0
     else:
         texts = corpus_texts() + [f"{e['context']} {e['question']} {e['answer']}" for e in train]
         # Drills on the paragraphs themselves: copying their kind of sentence is what SFT then builds on (drills
@@ -121,14 +118,13 @@ def main(argv=None) -> None:
         data["pretrain"] = {"tokenizer": "data/corpus/stories.txt + the training split (every generator's)",
                             "texts": len(texts), "copy_drills": "the training split's paragraphs",
                             "paragraphs": len(contexts)}
-        sft_lr, prompt_weight, noise = args.sft_lr or 2e-3, 0.3, 0.2
+        sft_lr, prompt_weight = args.sft_lr or 2e-3, 0.3
     print(f"== gpt2_qa base: {base}", flush=True)
 
     # 2. SFT -> 1.0
     prompt_weight = prompt_weight if args.sft_prompt_weight is None else args.sft_prompt_weight
-    noise = noise if args.sft_question_noise is None else args.sft_question_noise
     sft_metrics = sft(model, tok, train, steps=min(args.sft_steps, cap or args.sft_steps), batch=args.sft_batch,
-                      lr=sft_lr, prompt_weight=prompt_weight, seed=args.seed, question_noise=noise)
+                      lr=sft_lr, prompt_weight=prompt_weight, seed=args.seed)
     eval_sft = evaluate_sets(model, tok, sets)
     out_dir = args.out.parent
     save(model, tok, out_dir / "1.0", {"stage": "sft", "base": base, "training": sft_metrics, "data": data,

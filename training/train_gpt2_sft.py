@@ -11,17 +11,11 @@ Context curriculum: for the first quarter of the steps the context is cut to the
 answer plus one other sentence, a quarter of the tokens, so the model learns where answers are found from
 cheap, unambiguous rows; after that full paragraphs, with some short ones mixed in. A share of examples
 (`no_context_share`) has no context at all, so a question without context is in distribution too.
-
-Question noise: a share of the questions (`question_noise`) has one of its wording words (one the paragraph
-does not contain: "Where", "did", "means") replaced by a word of other paragraphs. The answer stays, so the
-model learns to find the fact from the words the question shares with the paragraph and not to depend on every
-word of a wording it was trained on: a user's question is often worded in a way no generator wrote.
 """
 from __future__ import annotations
 
 import argparse
 import random
-import re
 
 from genai_serve.gpt2.template import prompt, target
 from training.gpt2_base import SENTENCE_END
@@ -48,38 +42,6 @@ def answer_sentences(context: str, answer: str, rng: random.Random, others: int 
     return " ".join(sents[i] for i in sorted(keep))
 
 
-WORD = re.compile(r"[A-Za-z]+")
-QUESTION_WORDS = {"who", "whom", "whose", "what", "which", "where", "when", "why", "how"}
-
-
-def noise_words(examples: list[dict], limit: int = 2000) -> list[str]:
-    """Lower-case words of 3+ letters from the first `limit` paragraphs: the replacements question noise draws."""
-    words = {w.lower() for e in examples[:limit] for w in WORD.findall(e["context"]) if len(w) >= 3}
-    return sorted(words - QUESTION_WORDS)
-
-
-def stem(word: str) -> str:
-    """A crude stem: as a prefix of a paragraph's word it finds "lose" in "lost", "sketch" in "sketches"."""
-    return word[:max(3, len(word) - 2)]
-
-
-def noisy_question(question: str, context: str, rng: random.Random, words: list[str]) -> str:
-    """`question` with one word the paragraph does not contain replaced by a random word of `words` (its
-    punctuation kept); unchanged when every word is in the paragraph. Words of three letters or more that the
-    paragraph contains (names, the verb in another tense, the object) are what the fact is found by, so they are
-    never touched; shorter ones ("to", "in") count as wording."""
-    seen = {w[:k] for w in {w.lower() for w in WORD.findall(context)} for k in range(3, len(w) + 1)}  # prefixes
-    tokens = question.split(" ")
-    wording = [i for i, t in enumerate(tokens) if (m := WORD.search(t)) and stem(m.group().lower()) not in seen]
-    if not wording or not words:
-        return question
-    i = rng.choice(wording)
-    word = WORD.search(tokens[i]).group()
-    new = rng.choice(words)
-    tokens[i] = tokens[i].replace(word, new.capitalize() if word[0].isupper() else new, 1)
-    return " ".join(tokens)
-
-
 class Curriculum:
     """The rows of SFT step `step`: short contexts first, full paragraphs later.
 
@@ -89,12 +51,10 @@ class Curriculum:
 
     def __init__(self, tok, examples: list[dict], batch: int, short_steps: int, max_len: int,
                  prompt_weight: float, short_share: float = 0.2, no_context_share: float = 0.05, seed: int = 0,
-                 bucket: int = 8, question_noise: float = 0.0):
+                 bucket: int = 8):
         self.tok, self.examples, self.batch, self.short_steps, self.max_len = tok, examples, batch, short_steps, max_len
         self.prompt_weight, self.short_share, self.no_context_share = prompt_weight, short_share, no_context_share
         self.rng, self.bucket, self.ready = random.Random(seed), bucket, []
-        self.question_noise = question_noise
-        self.words = noise_words(examples) if question_noise > 0 else []
 
     def context(self, example: dict, step: int) -> str | None:
         r = self.rng.random()
@@ -107,25 +67,19 @@ class Curriculum:
     def __call__(self, step: int) -> list[Row]:
         if not self.ready or (step == self.short_steps and self.short_steps):  # the curriculum's switch starts afresh
             chosen = [self.examples[self.rng.randrange(len(self.examples))] for _ in range(self.batch * self.bucket)]
-            rows = sorted((self.encode(e, self.context(e, step)) for e in chosen), key=lambda r: len(r.ids))
+            rows = sorted((encode(self.tok, e, self.context(e, step), self.max_len, self.prompt_weight) for e in chosen),
+                          key=lambda r: len(r.ids))
             self.ready = [rows[i:i + self.batch] for i in range(0, len(rows), self.batch)]
             self.rng.shuffle(self.ready)
         return self.ready.pop()
 
-    def encode(self, example: dict, context: str | None) -> Row:
-        # Without noise no random draw is made here, so a run with question_noise 0 sees the same rows as before it.
-        if context is not None and self.question_noise > 0 and self.rng.random() < self.question_noise:
-            example = {**example, "question": noisy_question(example["question"], context, self.rng, self.words)}
-        return encode(self.tok, example, context, self.max_len, self.prompt_weight)
-
 
 def sft(model, tok, examples: list[dict], steps: int = 3000, batch: int = 32, lr: float = 2e-3,
-        prompt_weight: float = 0.3, seed: int = 0, question_noise: float = 0.0) -> dict:
+        prompt_weight: float = 0.3, seed: int = 0) -> dict:
     rows = Curriculum(tok, examples, batch, short_steps=steps // 4, max_len=model.config.n_positions,
-                      prompt_weight=prompt_weight, seed=seed, question_noise=question_noise)
+                      prompt_weight=prompt_weight, seed=seed)
     log = train(model, rows, tok.pad_token_id, steps, lr, warmup=20, desc="sft")
     return {"sft_steps": steps, "sft_batch": batch, "sft_lr": lr, "sft_prompt_weight": prompt_weight,
-            "sft_question_noise": question_noise,
             "sft_short_context_steps": rows.short_steps, "sft_final_answer_loss": log["final_loss"],
             "sft_examples": len(examples), "sft_examples_seen": steps * batch, "sft_seconds": log["seconds"]}
 
@@ -142,13 +96,12 @@ def main(argv=None) -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--prompt-weight", type=float, default=0.3)
-    parser.add_argument("--question-noise", type=float, default=0.0, help="share of questions with a wording word replaced")
     parser.add_argument("--max-steps", type=int, help="cap on --steps (quick runs)")
     args = parser.parse_args(argv)
     model, tok = load_pretrained(args.model)
     examples, _ = load_examples(args.dataset, "train")
     print(sft(model, tok, examples, steps=min(args.steps, args.max_steps or args.steps), batch=args.batch,
-              lr=args.lr, prompt_weight=args.prompt_weight, question_noise=args.question_noise))
+              lr=args.lr, prompt_weight=args.prompt_weight))
     model.save_pretrained(args.out)
     tok.save_pretrained(args.out)
 
