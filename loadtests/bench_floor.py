@@ -10,6 +10,7 @@ What a request costs when no model runs, side by side in one run:
 And, for each of `--models` (default cnn and gan), the real model beside it:
   TorchServe REST, <model>           its archive with the registry's batching and workers
   FastAPI peer, <model>              loadtests/peer_fastapi.py on the same artifacts
+  seed app, <model>                  loadtests/seed_app.py (eager torch on the checkpoints, one request at a time)
 Closed-loop clients on keep-alive http.client connections (a lighter client than Locust, so the floor is the
 server's), `seconds` per load, rounds alternating the sides; medians of the rounds. At 1 user this is the time a
 lone request spends in the server's own path, which no handler change can remove.
@@ -43,7 +44,8 @@ from genai_ops.server import Server, free_ports
 from loadtests.harness.handlers import raw_rates
 from loadtests.harness.procs import ProcessGroups, torchserve_groups, tree_group
 from loadtests.harness.report import add_docs_option, platform_line, publish
-from loadtests.harness.servers import defaults, private_server
+from loadtests.harness.seed_requests import seed_request
+from loadtests.harness.servers import defaults, private_server, seed_app
 from loadtests.harness.timing import rotated
 from loadtests.peer_common import peer_server
 from loadtests.reliability.overload import metric_values
@@ -52,21 +54,25 @@ HANDLER = REPO_ROOT / "loadtests" / "floor" / "noop_handler.py"
 BODY = b'{"x": 1}'
 
 
-def closed_loop(host: str, port: int, path: str, headers: dict, users: int, seconds: float, body: bytes = BODY) -> dict:
-    """`users` clients each sending the next request as soon as the last is answered, for `seconds`."""
+def closed_loop(host: str, port: int, path: str, headers: dict, users: int, seconds: float, body: bytes | None = BODY,
+                method: str = "POST") -> dict:
+    """`users` clients each sending the next request as soon as the last is answered, for `seconds` (each at
+    least one request)."""
     latencies: list[float] = []
     failures = [0]
     lock, stop_at = threading.Lock(), time.monotonic() + seconds
 
     def client() -> None:
         conn, mine, bad = http.client.HTTPConnection(host, port, timeout=30), [], 0
-        while time.monotonic() < stop_at:
+        while True:  # every client sends at least once, however late its thread starts on a slow machine
             began = time.perf_counter()
-            conn.request("POST", path, body=body, headers=headers)
+            conn.request(method, path, body=body, headers=headers)
             r = conn.getresponse()
             r.read()
             mine.append(time.perf_counter() - began)
             bad += r.status != 200
+            if time.monotonic() >= stop_at:
+                break
         conn.close()
         with lock:
             latencies.extend(mine)
@@ -128,10 +134,11 @@ class Side:
     port: int
     path: str
     headers: dict
-    body: bytes
+    body: bytes | None
     cpu: ProcessGroups
     server: Server | None = None  # TorchServe: its frontend counters split the time
     model: str = ""
+    method: str = "POST"
 
     def counters(self) -> dict[str, float]:
         if self.server is None:
@@ -141,7 +148,7 @@ class Side:
 
     def load(self, users: int, seconds: float) -> dict:
         cpu, counters = self.cpu.cpu_seconds(), self.counters()
-        result = closed_loop(self.host, self.port, self.path, self.headers, users, seconds, self.body)
+        result = closed_loop(self.host, self.port, self.path, self.headers, users, seconds, self.body, self.method)
         answered = max(1, result["requests"] - result["failures"])
         result["cpu_ms"] = {g: 1000 * (t - cpu[g]) / answered for g, t in self.cpu.cpu_seconds().items()}
         if self.server is not None:
@@ -187,6 +194,9 @@ def measure(users: list[int], seconds: float, rounds: int, models: list[str] = (
             url, peer = stack.enter_context(peer_server("fastapi", list(models), base=base))
             peer_port = int(url.rsplit(":", 1)[1])
             peer_cpu = ProcessGroups(tree_group("fastapi", peer.pid))
+            seed_url, seed = stack.enter_context(seed_app(list(models), project=base))
+            seed_port = int(seed_url.rsplit(":", 1)[1])
+            seed_cpu = ProcessGroups(tree_group("seed", seed.pid))
             for name in models:
                 body, content_type = registry[name].sample_body()
                 sides[f"TorchServe REST, {name}"] = Side(server.host, port, f"/predictions/{name}",
@@ -194,6 +204,9 @@ def measure(users: list[int], seconds: float, rounds: int, models: list[str] = (
                                                          server, name)
                 sides[f"FastAPI peer, {name}"] = Side("127.0.0.1", peer_port, f"/predictions/{name}",
                                                       {"Content-Type": content_type}, body, peer_cpu)
+                method, path, seed_body, seed_headers = seed_request(registry[name])
+                sides[f"seed app, {name}"] = Side("127.0.0.1", seed_port, path, seed_headers, seed_body, seed_cpu,
+                                                  method=method)
         for side in sides.values():  # warm-up
             side.load(2, 2)
         for r in range(rounds):
@@ -228,7 +241,7 @@ def section(results: dict, args) -> str:
             f"{args.rounds} --models {args.models}` ({time.strftime('%Y-%m-%d')}); {platform_line()}. A handler that "
             "does nothing, served by TorchServe (one worker), beside a FastAPI route that does nothing, and each "
             "model served by TorchServe (the registry's batching and workers) beside the FastAPI peer on the same "
-            "artifacts; closed-loop http.client users, medians of the rounds (sides rotated each round). Server CPU: "
+            "artifacts and the seed app on the checkpoints; closed-loop http.client users, medians of the rounds (sides rotated each round). Server CPU: "
             "milliseconds per answered request, TorchServe's JVM and workers (every model's) apart.")
     handler = results.get("handler_ms", {})
     lines = [head, "", *rows]

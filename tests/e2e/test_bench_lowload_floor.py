@@ -17,11 +17,11 @@ def test_lowload_measures_engine_in_process_and_served_for_a_loop_model(served):
     assert "ebm" in bench_lowload.section({"ebm": r}, type("Args", (), {"requests": 1, "rounds": 1})())
 
 
-def test_the_floor_serves_the_no_op_handler_and_a_model_beside_fastapi_and_splits_torchserve_time(served):
+def test_the_floor_serves_the_no_op_handler_and_a_model_beside_its_peers_and_splits_torchserve_time(served):
     results = bench_floor.measure([1], seconds=0.5, rounds=1, models=["gan"], base=served.paths.base)
     handler_ms = results.pop("handler_ms")
     assert {side for side, _ in results} == {"TorchServe REST, maxBatchDelay 1", "TorchServe REST, maxBatchDelay 0",
-                                            "FastAPI no-op", "TorchServe REST, gan", "FastAPI peer, gan"}
+                                            "FastAPI no-op", "TorchServe REST, gan", "FastAPI peer, gan", "seed app, gan"}
     for (side, _), runs in results.items():
         run = runs[0]
         assert run["requests"] >= 1 and run["failures"] == 0, side
