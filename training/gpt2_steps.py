@@ -82,18 +82,42 @@ def loss_function(steps: int) -> Callable:
     return guarded
 
 
+class WeightAverage:
+    """The running mean of a model's weights over the steps it is fed (stochastic weight averaging): the mean of
+    nearby points on the end of a trajectory often sits in a flatter region than any one of them."""
+
+    def __init__(self, model):
+        self.model, self.n = model, 0
+        self.mean = {name: p.detach().clone() for name, p in model.named_parameters()}
+
+    @torch.no_grad()
+    def update(self) -> None:
+        self.n += 1
+        for name, p in self.model.named_parameters():
+            self.mean[name].add_(p.detach() - self.mean[name], alpha=1.0 / self.n)
+
+    @torch.no_grad()
+    def apply(self) -> None:
+        for name, p in self.model.named_parameters():
+            p.copy_(self.mean[name])
+
+
 def train(model, next_rows: Callable[[int], list[Row]], pad_id: int, steps: int, lr: float, warmup: int = 20,
-          desc: str = "train", stop_below: float | None = None, min_steps: int = 0) -> dict:
+          desc: str = "train", stop_below: float | None = None, min_steps: int = 0,
+          average_from: float | None = None, average_every: int = 10) -> dict:
     """Up to `steps` AdamW steps on next_rows(step); returns the taught-token loss (smoothed), the steps taken and
     the seconds spent. With `stop_below`, the rate stays at its peak after warm-up (no decay) and training stops
     once the smoothed taught loss is below it (after `min_steps`): a transition that comes at a different step
-    for different data (the copy drills' induction head) is waited for, not cut off by a schedule."""
+    for different data (the copy drills' induction head) is waited for, not cut off by a schedule. With
+    `average_from` (a fraction of `steps`), the model ends with the mean of its weights taken every
+    `average_every` steps from then on."""
     opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.98), weight_decay=0.01)
     # A quick run (--max-steps 4) warms up for one step, not 20: its model must still move off its random start.
     warm = max(1, min(warmup, steps // 20))
     shape = (lambda s: min(1.0, (s + 1) / warm)) if stop_below is not None else cosine(warm, steps)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, shape)
     started, smooth, loss_of, taken = time.perf_counter(), None, loss_function(steps), 0
+    average, average_start = None, None if average_from is None else int(average_from * steps)
     model.train()
     with tqdm(range(steps), desc=desc, unit="step", mininterval=2) as bar:
         for step in bar:
@@ -110,5 +134,11 @@ def train(model, next_rows: Callable[[int], list[Row]], pad_id: int, steps: int,
             smooth = taught if smooth is None else 0.95 * smooth + 0.05 * taught
             if step % 20 == 0:
                 bar.set_postfix(taught_loss=f"{smooth:.3f}")
+            if average_start is not None and step >= average_start and (step - average_start) % average_every == 0:
+                average = average or WeightAverage(model)
+                average.update()
+    if average is not None:
+        average.apply()
     model.eval()
-    return {"steps": taken, "final_loss": round(smooth or float("nan"), 4), "seconds": round(time.perf_counter() - started, 1)}
+    return {"steps": taken, "final_loss": round(smooth or float("nan"), 4), "seconds": round(time.perf_counter() - started, 1),
+            **({"averaged_checkpoints": average.n} if average is not None else {})}

@@ -76,6 +76,9 @@ def main(argv=None) -> None:
     parser.add_argument("--sft-lr", type=float, help="default 2e-3 for the small model, 5e-5 for a named base")
     parser.add_argument("--sft-prompt-weight", type=float,
                         help="loss weight of the prompt's tokens: default 0.3 for the small model, 0 for a named base")
+    parser.add_argument("--sft-average-from", type=float,
+                        help="end SFT with the mean of the weights taken every 10 steps from this fraction of the "
+                             "steps on (e.g. 0.75; default: the last weights)")
     # 50 steps of 8 prompts x 4 answers at 3e-5 (measured on a 1.0 at greedy EM 0.645: 0.655 after; 100 steps of
     # 2 prompts at 1e-4, the earlier default, moved it to 0.59: too few prompts per step for that step size)
     parser.add_argument("--rl-steps", type=int, default=50)
@@ -124,7 +127,7 @@ def main(argv=None) -> None:
     # 2. SFT -> 1.0
     prompt_weight = prompt_weight if args.sft_prompt_weight is None else args.sft_prompt_weight
     sft_metrics = sft(model, tok, train, steps=min(args.sft_steps, cap or args.sft_steps), batch=args.sft_batch,
-                      lr=sft_lr, prompt_weight=prompt_weight, seed=args.seed)
+                      lr=sft_lr, prompt_weight=prompt_weight, seed=args.seed, average_from=args.sft_average_from)
     eval_sft = evaluate_sets(model, tok, sets)
     out_dir = args.out.parent
     save(model, tok, out_dir / "1.0", {"stage": "sft", "base": base, "training": sft_metrics, "data": data,

@@ -75,13 +75,15 @@ class Curriculum:
 
 
 def sft(model, tok, examples: list[dict], steps: int = 3000, batch: int = 32, lr: float = 2e-3,
-        prompt_weight: float = 0.3, seed: int = 0) -> dict:
+        prompt_weight: float = 0.3, seed: int = 0, average_from: float | None = None) -> dict:
     rows = Curriculum(tok, examples, batch, short_steps=steps // 4, max_len=model.config.n_positions,
                       prompt_weight=prompt_weight, seed=seed)
-    log = train(model, rows, tok.pad_token_id, steps, lr, warmup=20, desc="sft")
+    log = train(model, rows, tok.pad_token_id, steps, lr, warmup=20, desc="sft", average_from=average_from)
     return {"sft_steps": steps, "sft_batch": batch, "sft_lr": lr, "sft_prompt_weight": prompt_weight,
             "sft_short_context_steps": rows.short_steps, "sft_final_answer_loss": log["final_loss"],
-            "sft_examples": len(examples), "sft_examples_seen": steps * batch, "sft_seconds": log["seconds"]}
+            "sft_examples": len(examples), "sft_examples_seen": steps * batch, "sft_seconds": log["seconds"],
+            **({"sft_average_from": average_from, "sft_averaged_checkpoints": log["averaged_checkpoints"]}
+               if average_from is not None else {})}
 
 
 def main(argv=None) -> None:
