@@ -150,7 +150,7 @@ grammar-eval: setup ## strict vs free answer format on make all's gpt2_qa versio
 bench-lowload: setup ## gpt2_qa, diffusion, ebm at one client: engine vs in-process handler vs served, slices per request, first token; writes docs/BENCHMARKS.md
 	$(PY) -m loadtests lowload
 
-bench-floor: setup ## TorchServe's own path with a no-op handler (maxBatchDelay 1 and 0) vs a FastAPI no-op route, and cnn/gan vs the FastAPI peer with TorchServe's time split, 1 and 4 users; writes docs/BENCHMARKS.md
+bench-floor: setup ## TorchServe's own path with a no-op handler (maxBatchDelay 1 and 0) vs a FastAPI no-op route, and cnn/gan vs the FastAPI peer and the seed app with TorchServe's time split, 1 and 4 users; writes docs/BENCHMARKS.md
 	$(PY) -m loadtests floor
 
 heavy: setup ## 160 diffusion requests of 16 x 50 at once against make serve: each answered within max_wait_s or refused at once; writes docs/RELIABILITY.md
