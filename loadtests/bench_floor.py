@@ -43,12 +43,12 @@ from genai_ops.registry import REPO_ROOT, Paths, load_registry
 from genai_ops.server import Server, free_ports
 from loadtests.harness.handlers import raw_rates
 from loadtests.harness.procs import ProcessGroups, torchserve_groups, tree_group
+from loadtests.harness.prometheus import metric_values
 from loadtests.harness.report import add_docs_option, platform_line, publish
 from loadtests.harness.seed_requests import seed_request
 from loadtests.harness.servers import defaults, private_server, seed_app
 from loadtests.harness.timing import rotated
 from loadtests.peer_common import peer_server
-from loadtests.reliability.overload import metric_values
 
 HANDLER = REPO_ROOT / "loadtests" / "floor" / "noop_handler.py"
 BODY = b'{"x": 1}'

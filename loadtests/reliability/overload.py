@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import re
 import threading
 import time
 from collections import Counter
@@ -34,6 +33,7 @@ from dataclasses import dataclass, field
 
 from genai_ops.registry import ModelSpec
 from genai_ops.server import Server
+from loadtests.harness.prometheus import metric_values
 
 JSON = "application/json"
 QUEUE_FULL = 503  # TorchServe's frontend: the model's job queue is full
@@ -94,13 +94,6 @@ def refusal_problem(status: int, headers, text: str) -> str | None:
     if not retry.isdigit() or int(retry) < 1 or body.get("retry_after_s") != int(retry) or "error" not in body:
         return f"HTTP 429 with Retry-After {retry!r} and body {text[:160]!r}"
     return None
-
-
-def metric_values(text: str, name: str, model: str) -> list[float]:
-    """Every sample of `name` for `model` in Prometheus text (handler metrics label ModelName, TorchServe's own
-    model_name)."""
-    pattern = rf'^{name}\{{[^}}]*(?:ModelName|model_name)="{re.escape(model)}"[^}}]*\}} (\S+)$'
-    return [float(m.group(1)) for m in re.finditer(pattern, text, re.M)]
 
 
 class _Run:
