@@ -33,21 +33,6 @@ def train_tokenizer(texts: list[str], vocab_size: int):
     return tok
 
 
-def with_bpe_dropout(tok, p: float):
-    """A copy of `tok` that skips each BPE merge with probability `p` (BPE-dropout): the same text comes out in
-    finer, varying pieces. Drills read through it so that every piece a word or name can split into is seen as
-    input: BPE keeps intermediate merges ("call" on the way to "called") and the single bytes of accented letters
-    in its vocabulary, canonical encoding of the training text never produces them, and a piece never seen in
-    training keeps its random embedding, which derails the model where a new word or name brings it back."""
-    from tokenizers import Tokenizer
-    from transformers import GPT2TokenizerFast
-
-    backend = Tokenizer.from_str(tok.backend_tokenizer.to_str())
-    backend.model.dropout = p
-    return GPT2TokenizerFast(tokenizer_object=backend, bos_token=EOS, eos_token=EOS, unk_token=EOS, pad_token=EOS,
-                             model_max_length=tok.model_max_length)
-
-
 def load_pretrained(name: str):
     """A hub id or local HF directory. Only an explicitly named hub id reaches the network."""
     from transformers import AutoTokenizer, GPT2LMHeadModel
@@ -76,25 +61,24 @@ def sinusoidal_positions(model, scale: float = 0.1) -> None:
         model.transformer.wpe.weight.copy_(table * scale)
 
 
-def copy_drill(tok, text: str, rng: random.Random, max_sentences: int = 3, pieces=None) -> Row:
+def copy_drill(tok, text: str, rng: random.Random, max_sentences: int = 3) -> Row:
     """One pre-training row: 1-3 consecutive sentences, " |", the same sentences again. Predicting the repeat is
     pure copying (names never seen before included); the first half is ordinary language modelling at a
     smaller weight. Reading comprehension is finding a span and copying it, and a small model learns the copy
-    here, in short cheap rows, before SFT asks it to find the span. `pieces` (a with_bpe_dropout tokenizer)
-    splits the sentences; both halves carry the same pieces."""
+    here, in short cheap rows, before SFT asks it to find the span."""
     sents = SENTENCE_END.split(text.strip())
     k = rng.randint(1, min(max_sentences, len(sents)))
     i = rng.randrange(len(sents) - k + 1)
-    span = (pieces or tok)(" ".join(sents[i:i + k]))["input_ids"]
+    span = tok(" ".join(sents[i:i + k]))["input_ids"]
     first = span + tok(" |")["input_ids"]
     return Row(first + span + [tok.eos_token_id], len(first), first_weight=0.3)
 
 
 def pretrain_tiny(texts: list[str], drill_texts: list[str], steps: int, vocab_size: int = 2048, batch: int = 32,
-                  lr: float = 3e-3, seed: int = 0, stop_below: float | None = None, bpe_dropout: float = 0.0):
+                  lr: float = 3e-3, seed: int = 0, stop_below: float | None = None):
     """Tokenizer (trained on `texts`) + small GPT-2 pre-trained with copy drills on `drill_texts` for `steps`
-    AdamW steps, or (`stop_below`) at a constant rate until the copy loss is below it, `steps` at most; the drills
-    split their text with BPE-dropout `bpe_dropout` (0: the tokenizer's own pieces). Returns (model, tok, metrics)."""
+    AdamW steps, or (`stop_below`) at a constant rate until the copy loss is below it, `steps` at most.
+    Returns (model, tok, metrics)."""
     from transformers import GPT2Config, GPT2LMHeadModel
 
     torch.manual_seed(seed)
@@ -104,12 +88,10 @@ def pretrain_tiny(texts: list[str], drill_texts: list[str], steps: int, vocab_si
     config = GPT2Config(vocab_size=len(tok), bos_token_id=tok.eos_token_id, eos_token_id=tok.eos_token_id, **TINY)
     model = GPT2LMHeadModel(config)
     sinusoidal_positions(model)
-    pieces = with_bpe_dropout(tok, bpe_dropout) if bpe_dropout > 0 else None
-    log = train(model, lambda _: [copy_drill(tok, rng.choice(drill_texts), rng, pieces=pieces) for _ in range(batch)],
-                tok.eos_token_id,
+    log = train(model, lambda _: [copy_drill(tok, rng.choice(drill_texts), rng) for _ in range(batch)], tok.eos_token_id,
                 steps, lr, warmup=50, desc="pretrain (copy drills)", stop_below=stop_below)
     metrics = {"pretrain": "copy drills (text | text), sinusoidal position init", "pretrain_steps": log["steps"],
                "pretrain_max_steps": steps, "pretrain_stop_below": stop_below,
-               "pretrain_batch": batch, "pretrain_lr": lr, "pretrain_bpe_dropout": bpe_dropout, "pretrain_final_copy_loss": log["final_loss"],
+               "pretrain_batch": batch, "pretrain_lr": lr, "pretrain_final_copy_loss": log["final_loss"],
                "vocab_size": len(tok), "pretrain_seconds": round(time.perf_counter() - started, 1)}
     return model, tok, metrics

@@ -71,9 +71,6 @@ def main(argv=None) -> None:
     parser.add_argument("--pretrain-stop-loss", type=float, default=0.3,
                         help="drill at a constant rate until the copy loss is below this (0: a cosine schedule of "
                              "--pretrain-steps)")
-    parser.add_argument("--pretrain-bpe-dropout", type=float, default=0.1,
-                        help="the drills split their text skipping each BPE merge with this probability, so every "
-                             "piece a new word or name can split into has been read (0: the tokenizer's own pieces)")
     parser.add_argument("--sft-steps", type=int, default=3800, help="SFT optimiser steps (3,800 of 32 rows: about 21 minutes of the 2-core reference machine, within the recipe's 40; docs/GPT2_QA_TRAINING.md)")
     parser.add_argument("--sft-batch", type=int, default=32)
     parser.add_argument("--sft-lr", type=float, help="default 2e-3 for the small model, 5e-5 for a named base")
@@ -119,8 +116,7 @@ def main(argv=None) -> None:
         # on the whole text, stories included, left the copy loss at 0.57 instead of 0.20 after 1,000 steps).
         contexts = list(dict.fromkeys(e["context"] for e in train))
         model, tok, base = pretrain_tiny(texts, contexts, min(args.pretrain_steps, cap or args.pretrain_steps), seed=args.seed,
-                                         stop_below=args.pretrain_stop_loss if args.pretrain_stop_loss > 0 else None,
-                                         bpe_dropout=args.pretrain_bpe_dropout)
+                                         stop_below=args.pretrain_stop_loss if args.pretrain_stop_loss > 0 else None)
         base = {"base_model": "small GPT-2 trained here (training/gpt2_base.py)", "config": model.config.to_diff_dict(), **base}
         data["pretrain"] = {"tokenizer": "data/corpus/stories.txt + the training split (every generator's)",
                             "texts": len(texts), "copy_drills": "the training split's paragraphs",

@@ -9,7 +9,7 @@ import torch
 from genai_serve.gpt2.template import (PREFIX, SUFFIX, enforce, exact_match, extract_answer, f1, format_ok,
                                        format_reward, prompt, qa_reward, target)
 from training.gpt2_data import load_examples
-from training.gpt2_base import copy_drill, with_bpe_dropout
+from training.gpt2_base import copy_drill
 from training.gpt2_steps import pad
 from training.train_gpt2_sft import Curriculum, answer_sentences, encode
 from tests.unit.gpt2.conftest import tiny_model
@@ -129,22 +129,6 @@ def test_a_copy_drill_repeats_its_sentences_after_the_bar_and_weighs_the_repeat(
         first, repeat = row.ids[:row.n_first], row.ids[row.n_first:-1]
         assert tok.decode(first).endswith(" |") and tok.decode(first) == tok.decode(repeat) + " |"
         assert tok.decode(repeat).strip() in text and row.ids[-1] == tok.eos_token_id and row.first_weight < 1
-
-
-def test_bpe_dropout_drills_read_the_same_text_in_finer_varying_pieces_and_leave_the_tokenizer_as_it_was():
-    _, tok = tiny_model()
-    text = "The queen had a dog named Pip. The king lived in a castle. It rained."
-    canonical = tok(" " + text)["input_ids"]
-    pieces = with_bpe_dropout(tok, 0.3)
-    splits = [pieces(" " + text)["input_ids"] for _ in range(20)]
-    assert all(tok.decode(ids) == " " + text for ids in splits)  # the same text, whatever the pieces
-    assert any(len(ids) > len(canonical) for ids in splits)  # finer: merges skipped (20 tries at 0.3)
-    assert len({tuple(ids) for ids in splits}) > 1
-    assert tok(" " + text)["input_ids"] == canonical  # the tokenizer that is saved and serves splits as before
-    for seed in range(10):
-        row = copy_drill(tok, text, random.Random(seed), pieces=pieces)
-        first, repeat = row.ids[:row.n_first], row.ids[row.n_first:-1]
-        assert first[:len(repeat)] == repeat  # both halves carry the same pieces: the copy is exact
 
 
 def test_generated_squad_set_is_squad_format_with_spans_in_context_and_held_out_names_never_trained_on():
