@@ -50,14 +50,6 @@ def test_held_out_shapes_and_phrasings_are_never_used_in_training():
             assert len(train) + len(dev) == len(spec[kind])
 
 
-def test_every_relation_is_written_in_many_shapes_and_asked_in_several_phrasings():
-    # the template-disjoint set asks about shapes and phrasings never trained on: a relation seen in a handful of
-    # shapes is learnt as those shapes (five or six per relation measured 0.35 there, nine to twelve 0.57)
-    for rel, spec in reading_gen.RELATIONS.items():
-        assert len(reading_gen.usable(spec["shapes"], "shapes", "train")) >= 9, rel
-        assert len(reading_gen.usable(spec["questions"], "questions", "train")) >= 4, rel
-
-
 def test_template_disjoint_names_come_from_other_locales_and_are_never_training_names(docs):
     assert not set(reading_gen.TRAIN_LOCALES) & set(reading_gen.HELD_OUT_LOCALES)
     train_pool, dev_pool = reading_gen.pools("train"), reading_gen.pools("dev")
